@@ -1,0 +1,263 @@
+"""Target 1: the bot path through Rasa's REST channel and through the handoff
+channel (state `bot`), same model, same load, same `rasa run`, interleaved in
+rounds (A B B A ...) so drift and noise fall on both alike.
+
+In a round, `customers` talk without a break (a new customer takes the place of
+one who is done) and only a window after the ramp-up is counted, so both channels
+are measured at the same steady concurrency (Little's law holds: p50 and mean
+latency follow the throughput)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from redis.asyncio import Redis
+
+from bench.checks import TIMES, Check
+from bench.procs import CpuMeter
+from bench.redisstats import CommandMeter
+from bench.stats import Summary, median
+from bench.system import BenchStack
+from tests.api_client import ApiClient
+
+# Questions the shop assistant answers with a rule (none hands over).
+MESSAGES = (
+    "hello",
+    "where is my order",
+    "how long does delivery take",
+    "what payment methods do you accept",
+    "how do I return an item",
+    "what are your opening hours",
+    "what shipping options do you have",
+    "are you a bot",
+    "thanks",
+    "great",
+)
+
+Send = Callable[[str, str], Awaitable[tuple[float, list[str]]]]
+
+
+@dataclass
+class ChannelRun:
+    """Everything one channel did over its rounds."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    rounds: list[tuple[int, float]] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    replies: dict[str, set[tuple[str, ...]]] = field(default_factory=lambda: defaultdict(set))
+    errors: list[str] = field(default_factory=list)
+    commands: Counter[str] = field(default_factory=Counter)
+    completed: int = 0  # every answer of the rounds, ramp and drain included (as CPU and commands are metered)
+
+    def commands_per_message(self, names: tuple[str, ...] | None = None) -> float:
+        total = sum(n for c, n in self.commands.items() if names is None or c in names)
+        return total / max(self.completed, 1)
+
+    @property
+    def messages(self) -> int:
+        return sum(n for n, _ in self.rounds)
+
+    @property
+    def seconds(self) -> float:
+        return sum(s for _, s in self.rounds)
+
+    @property
+    def throughput(self) -> float:
+        return self.messages / self.seconds if self.seconds else float("nan")
+
+    @property
+    def summary(self) -> Summary:
+        return Summary.of(self.latencies)
+
+    def cpu_ms_per_message(self, process: str) -> float:
+        return self.cpu.get(process, 0.0) / max(self.completed, 1) * 1000
+
+
+class Channels:
+    """Senders for both channels, on one HTTP session (tests/api_client.ApiClient)."""
+
+    def __init__(self, stack: BenchStack, http: aiohttp.ClientSession) -> None:
+        self.rest = ApiClient(f"{stack.server.base}/webhooks/rest", http)
+        self.handoff = ApiClient(stack.server.handoff, http)
+        self.tokens: dict[str, str] = {}
+
+    async def via_rest(self, sender: str, text: str) -> tuple[float, list[str]]:
+        began = time.perf_counter()
+        status, body = await self.rest.request("POST", "/webhook", {"sender": sender, "message": text})
+        elapsed = time.perf_counter() - began
+        if status != 200 or not isinstance(body, list):
+            raise RuntimeError(f"REST channel answered {status}: {body!r}")
+        return elapsed, [str(m.get("text")) for m in body if "text" in m]
+
+    async def via_handoff(self, sender: str, text: str) -> tuple[float, list[str]]:
+        began = time.perf_counter()
+        status, body = await self.handoff.say(sender, text, self.tokens.get(sender))
+        elapsed = time.perf_counter() - began
+        if status != 200 or body.get("state") != "bot":
+            raise RuntimeError(f"handoff channel answered {status}: {body!r}")
+        if "customer_token" in body:
+            self.tokens[sender] = body["customer_token"]
+        return elapsed, [str(m["text"]) for m in body["messages"]]
+
+
+async def run_round(
+    send: Send, prefix: str, customers: int, per_customer: int, run: ChannelRun | None
+) -> tuple[int, float]:
+    """`customers` at once, each sending `per_customer` messages one after another."""
+
+    async def customer(index: int) -> None:
+        for turn in range(per_customer):
+            text = MESSAGES[(index + turn) % len(MESSAGES)]
+            try:
+                elapsed, replies = await send(f"{prefix}-{index}", text)
+            except (RuntimeError, aiohttp.ClientError) as failed:
+                if run is not None:
+                    run.errors.append(str(failed)[:200])
+                continue
+            if run is not None:
+                run.latencies.append(elapsed)
+                run.replies[text].add(tuple(replies))
+
+    began = time.perf_counter()
+    await asyncio.gather(*(customer(i) for i in range(customers)))
+    return customers * per_customer, time.perf_counter() - began
+
+
+async def run_window(
+    send: Send, prefix: str, customers: int, per_customer: int, ramp_s: float, window_s: float, run: ChannelRun
+) -> tuple[int, int]:
+    """`customers` talking without a break (each sends `per_customer` messages, then a
+    new customer takes its place); counts the answers that arrive in the window
+    [ramp_s, ramp_s + window_s] and the latencies of the messages sent in it.
+    Returns (answers in the window, answers in all)."""
+    began = time.perf_counter()
+    opens, closes = began + ramp_s, began + ramp_s + window_s
+    counted = completed = 0
+
+    async def customer(index: int) -> None:
+        nonlocal counted, completed
+        for session in itertools.count():
+            for turn in range(per_customer):
+                start = time.perf_counter()
+                if start >= closes:
+                    return
+                text = MESSAGES[(index + turn) % len(MESSAGES)]
+                try:
+                    elapsed, replies = await send(f"{prefix}-{index}-{session}", text)
+                except (RuntimeError, aiohttp.ClientError) as failed:
+                    run.errors.append(str(failed)[:200])
+                    continue
+                completed += 1
+                if opens <= start + elapsed <= closes:
+                    counted += 1
+                if opens <= start < closes:
+                    run.latencies.append(elapsed)
+                    run.replies[text].add(tuple(replies))
+
+    await asyncio.gather(*(customer(i) for i in range(customers)))
+    return counted, completed
+
+
+@dataclass
+class BotPathResult:
+    rest: ChannelRun
+    handoff: ChannelRun
+    pair_ratios: list[float]
+    unloaded: dict[str, list[float]]
+    customers: int
+    per_customer: int
+    same_replies: bool
+    window_s: float = 0.0
+    ramp_s: float = 0.0
+
+    @property
+    def throughput_ratio(self) -> float:
+        return self.handoff.throughput / self.rest.throughput
+
+    @property
+    def p50_ratio(self) -> float:
+        return self.handoff.summary.p50 / self.rest.summary.p50
+
+    def checks(self) -> list[Check]:
+        return [
+            Check(
+                "1", "bot path throughput, handoff / REST", self.throughput_ratio, 0.97, TIMES, higher_is_better=True
+            ),
+            Check("1", "bot path p50 latency, handoff / REST", self.p50_ratio, 1.03, TIMES),
+        ]
+
+    def distributions(self) -> dict[str, list[float]]:
+        return {"REST channel": self.rest.latencies, "handoff channel (state bot)": self.handoff.latencies}
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "pair ratio spread": (min(self.pair_ratios), median(self.pair_ratios), max(self.pair_ratios)),
+        }
+
+
+async def measure(
+    stack: BenchStack,
+    customers: int = 20,
+    pairs: int = 12,
+    window_s: float = 4.0,
+    ramp_s: float = 1.0,
+    per_customer: int = 5,
+    log: Callable[[str], None] = print,
+) -> BotPathResult:
+    rest, handoff = ChannelRun("REST"), ChannelRun("handoff")
+    meter = CpuMeter(stack.pids())
+    redis = Redis.from_url(stack.redis.url)
+    commands = CommandMeter(redis)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=customers * 2)) as http:
+        channels = Channels(stack, http)
+        senders: dict[str, tuple[ChannelRun, Send]] = {
+            "REST": (rest, channels.via_rest),
+            "handoff": (handoff, channels.via_handoff),
+        }
+        log(f"  warm-up: {customers} customers x 3 messages on each channel")
+        for name, (_, send) in senders.items():
+            await run_round(send, f"warm-{name}", customers, 3, None)
+        log(
+            f"  {pairs} pairs of rounds (A B B A ...): {customers} customers talking without a break,"
+            f" counted for {window_s:.0f} s after {ramp_s:.0f} s of ramp-up"
+        )
+        pair_ratios: list[float] = []
+        for pair in range(pairs):
+            order = ("REST", "handoff") if pair % 2 == 0 else ("handoff", "REST")
+            speeds: dict[str, float] = {}
+            for name in order:
+                run, send = senders[name]
+                await commands.start()
+                meter.start()
+                counted, completed = await run_window(
+                    send, f"r{pair}-{name}", customers, per_customer, ramp_s, window_s, run
+                )
+                for process, used in meter.stop().items():
+                    run.cpu[process] += used
+                run.commands.update(await commands.stop())
+                run.rounds.append((counted, window_s))
+                run.completed += completed
+                speeds[name] = counted / window_s
+            pair_ratios.append(speeds["handoff"] / speeds["REST"])
+            if (pair + 1) % 4 == 0 or pair + 1 == pairs:
+                log(
+                    f"  pair {pair + 1}/{pairs}: so far REST {rest.throughput:.1f}/s,"
+                    f" handoff {handoff.throughput:.1f}/s"
+                )
+        # The bot's own reply latency with nobody else talking: one customer, turn by turn.
+        unloaded: dict[str, list[float]] = {"REST": [], "handoff": []}
+        for turn in range(40):
+            for name in ("REST", "handoff") if turn % 2 == 0 else ("handoff", "REST"):
+                elapsed, _ = await senders[name][1](f"solo-{name}-{turn // 10}", MESSAGES[turn % len(MESSAGES)])
+                unloaded[name].append(elapsed)
+    await redis.close()
+    same = all(rest.replies[text] == handoff.replies[text] for text in set(rest.replies) | set(handoff.replies))
+    return BotPathResult(rest, handoff, pair_ratios, unloaded, customers, per_customer, same, window_s, ramp_s)

@@ -1,0 +1,51 @@
+"""A target and what was measured against it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+TIMES = "\u00d7"  # the unit of ratios
+
+
+@dataclass(frozen=True)
+class Check:
+    """One numbered target: `value` against `limit` (a floor or a ceiling)."""
+
+    target: str
+    label: str
+    value: float
+    limit: float
+    unit: str
+    higher_is_better: bool = False
+
+    @property
+    def met(self) -> bool:
+        if math.isnan(self.value):
+            return False
+        return self.value >= self.limit if self.higher_is_better else self.value <= self.limit
+
+    def show(self, value: float) -> str:
+        if math.isnan(value):
+            return "n/a"
+        if self.unit == TIMES:
+            return f"{value:.3f}"
+        if self.unit in ("ms", "s"):
+            digits = 2 if abs(value) < 10 else 1
+            return f"{value:.{digits}f} {self.unit}"
+        if abs(value) >= 100:
+            return f"{value:,.0f} {self.unit}".strip()
+        return f"{value:.2f} {self.unit}".strip()
+
+    @property
+    def goal(self) -> str:
+        return f"{'≥' if self.higher_is_better else '≤'} {self.show(self.limit)}"
+
+    @property
+    def verdict(self) -> str:
+        if math.isnan(self.value):
+            return "not measured"
+        gap = abs(self.value - self.limit)
+        share = gap / abs(self.limit) * 100 if self.limit else math.inf
+        how = f"{self.show(gap) if self.unit != TIMES else f'{gap:.3f}'} ({share:.0f}%)"
+        return f"met, by {how}" if self.met else f"**missed, by {how}**"

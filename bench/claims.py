@@ -1,0 +1,215 @@
+"""Target 3: claims per second through the HTTP API with 100 agents racing
+(three agents click each conversation at once; one wins, two get 409), beside a
+bare Sanic JSON endpoint in the same run, rounds interleaved."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from bench.checks import Check
+from bench.prepare import make_waiting
+from bench.procs import CpuMeter
+from bench.rawhttp import HttpConnection
+from bench.redisstats import CommandMeter
+from bench.system import ROOT, BenchStack
+from channels.handoff.store import HandoffStore
+from tests.channel_server import agent_token
+from tests.redis_server import free_port
+
+
+@dataclass
+class LoadRun:
+    """Requests answered by one server over its rounds."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+    commands: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def requests(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else float("nan")
+
+    def cpu_us_per_request(self, process: str) -> float:
+        return self.cpu.get(process, 0.0) / max(self.requests, 1) * 1e6
+
+
+@dataclass
+class ClaimsResult:
+    agents: int
+    race: int
+    claims: LoadRun
+    bare: LoadRun
+    wins: int
+    double_wins: int
+    wrong_refusals: int
+    prepared: int
+
+    @property
+    def ratio(self) -> float:
+        return self.claims.per_second / self.bare.per_second
+
+    @property
+    def wins_per_second(self) -> float:
+        return self.wins / self.claims.seconds if self.claims.seconds else float("nan")
+
+    def checks(self) -> list[Check]:
+        return [Check("3", "claims per second (100 agents racing)", self.claims.per_second, 3000, "/s", True)]
+
+
+class BareServer:
+    """`bench.bare_sanic` in its own process."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_sanic", str(self.port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("the bare Sanic server did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def raced(ids: list[str], race: int) -> Iterator[str]:
+    for conversation_id in ids:
+        for _ in range(race):
+            yield conversation_id
+
+
+async def run_round(
+    connections: list[HttpConnection],
+    tokens: list[str],
+    ids: Iterator[str],
+    path_of: Callable[[str], str],
+    duration_s: float,
+    run: LoadRun,
+    outcomes: dict[str, list[tuple[int, str | None]]] | None,
+) -> None:
+    """Every agent claims the next id until the time is up or the ids run out."""
+    deadline = time.perf_counter() + duration_s
+
+    async def agent(index: int) -> None:
+        connection, token = connections[index], tokens[index]
+        headers = {"Authorization": f"Bearer {token}"}
+        for conversation_id in ids:
+            start = time.perf_counter()
+            status, body = await connection.request("POST", path_of(conversation_id), headers)
+            run.latencies.append(time.perf_counter() - start)
+            run.statuses[status] += 1
+            if outcomes is not None:
+                winner = json.loads(body).get("agent") if status in (200, 409) else None
+                outcomes.setdefault(conversation_id, []).append((status, winner))
+            if time.perf_counter() > deadline:
+                return
+
+    began = time.perf_counter()
+    await asyncio.gather(*(agent(i) for i in range(len(connections))))
+    run.seconds += time.perf_counter() - began
+
+
+async def measure(
+    stack: BenchStack,
+    agents: int = 100,
+    race: int = 3,
+    rounds: int = 3,
+    duration_s: float = 3.0,
+    prepared: int = 15_000,
+    log: Callable[[str], None] = print,
+) -> ClaimsResult:
+    server = stack.server
+    redis = Redis.from_url(stack.redis.url)
+    store = HandoffStore(redis)
+    ids = [f"race-{i:05d}" for i in range(prepared)]
+    log(f"  preparing {prepared:,} waiting conversations through the store")
+    began = time.perf_counter()
+    await make_waiting(store, ids)
+    log(f"  prepared in {time.perf_counter() - began:.1f} s")
+    await asyncio.sleep(2.0)  # let the server's feed reader catch up with the events
+    bare = BareServer()
+    claims, baseline = LoadRun("claims"), LoadRun("bare Sanic")
+    outcomes: dict[str, list[tuple[int, str | None]]] = {}
+    tokens = [agent_token(f"racer{i:03d}") for i in range(agents)]
+    try:
+        handoff_conns = [HttpConnection("127.0.0.1", server.port) for _ in range(agents)]
+        bare_conns = [HttpConnection("127.0.0.1", bare.port) for _ in range(agents)]
+        remaining = raced(ids, race)
+        meter = CpuMeter({**stack.pids(), "bare Sanic": bare.process.pid})
+        commands = CommandMeter(redis)
+        for index in range(rounds):
+            for name in ("bare", "claims") if index % 2 == 0 else ("claims", "bare"):
+                # Open (and warm) every connection before the clock starts.
+                conns = bare_conns if name == "bare" else handoff_conns
+                health = "/" if name == "bare" else "/webhooks/handoff/"
+                await asyncio.gather(*(c.request("GET", health) for c in conns))
+                run = baseline if name == "bare" else claims
+                await commands.start()
+                meter.start()
+                if name == "bare":
+                    counter = iter(range(10**9))
+                    await run_round(
+                        conns, tokens, (f"c{n}" for n in counter), lambda c: f"/claim/{c}", duration_s, run, None
+                    )
+                else:
+                    await run_round(
+                        conns,
+                        tokens,
+                        remaining,
+                        lambda c: f"/webhooks/handoff/agent/conversations/{c}/claim",
+                        duration_s,
+                        run,
+                        outcomes,
+                    )
+                for process, used in meter.stop().items():
+                    run.cpu[process] = run.cpu.get(process, 0.0) + used
+                run.commands.update(await commands.stop())
+            log(
+                f"  round {index + 1}/{rounds}: claims {claims.per_second:,.0f}/s so far,"
+                f" bare Sanic {baseline.per_second:,.0f}/s so far"
+            )
+        for conn in handoff_conns + bare_conns:
+            conn.close()
+    finally:
+        bare.stop()
+        await redis.close()
+    wins = double = wrong = 0
+    for seen in outcomes.values():
+        winners = [agent for status, agent in seen if status == 200]
+        wins += len(winners) == 1
+        double += len(winners) > 1
+        wrong += sum(1 for status, agent in seen if status == 409 and winners and agent != winners[0])
+    return ClaimsResult(agents, race, claims, baseline, wins, double, wrong, prepared)

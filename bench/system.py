@@ -1,0 +1,77 @@
+"""The real system for the bench: tests/stack.py's Stack with one Rasa server,
+started through `bench.rasa_sampled` so the profile phase can sample it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.redis_server import free_port
+from tests.stack import ROOT, RasaProcess, Stack, model_path
+
+
+@dataclass
+class BenchStack(Stack):
+    """Redis, the action server and one `rasa run` (credentials.yml enables both
+    the handoff channel and Rasa's REST channel on it)."""
+
+    rasa_count: int = 1
+    profile_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="handoff-bench-profile-")))
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), "BENCH_PROFILE_DIR": str(self.profile_dir)}
+
+    def start_rasa(self, index: int) -> RasaProcess:
+        port = free_port()
+        args = [
+            sys.executable, "-m", "bench.rasa_sampled", "run", "--model", str(model_path()), "--port", str(port),
+            "--credentials", "credentials.yml", "--endpoints", "endpoints.yml", "--enable-api",
+        ]  # fmt: skip
+        process, log = self._spawn(args, f"bench-rasa-{index}.log")
+        rasa = RasaProcess(port, process, log)
+        self.rasa[index : index + 1] = [rasa]
+        return rasa
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.profile_dir, ignore_errors=True)
+
+    @property
+    def server(self) -> RasaProcess:
+        return self.rasa[0]
+
+    def pids(self) -> dict[str, int]:
+        """The processes worth metering: Rasa, the action server and Redis."""
+        found = {"rasa": self.server.process.pid, "bench client": os.getpid()}
+        if self.redis.process is not None:
+            found["redis"] = self.redis.process.pid
+        actions = next((p for p in self.processes if "actions" in str(p.args)), None)
+        if actions is not None:
+            found["action server"] = actions.pid
+        return found
+
+    def start_profile(self) -> None:
+        (self.profile_dir / "profile.json").unlink(missing_ok=True)
+        os.kill(self.server.process.pid, signal.SIGUSR1)
+
+    def stop_profile(self, timeout_s: float = 20) -> dict[str, Any]:
+        os.kill(self.server.process.pid, signal.SIGUSR2)
+        path = self.profile_dir / "profile.json"
+        deadline = time.monotonic() + timeout_s
+        while not path.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Rasa server wrote no profile")
+            time.sleep(0.05)
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
+
+__all__ = ["ROOT", "BenchStack"]

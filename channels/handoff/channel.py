@@ -1,0 +1,82 @@
+"""`HandoffInput`: the Rasa input channel behind `/webhooks/handoff/`."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, OutputChannel
+from sanic import Blueprint, Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, json
+
+from channels.handoff import routes_agent, routes_customer, routes_metrics, routes_static, sockets
+from channels.handoff.bridge import ConversationBridge
+from channels.handoff.config import HandoffConfig
+from channels.handoff.context import ChannelContext, rasa_bridge
+from channels.handoff.http import api, runtime_of
+from channels.handoff.output import TranscriptOutputChannel
+from channels.handoff.runtime import HandoffRuntime
+from channels.handoff.service import HandoffService, OnNewMessage
+
+
+class HandoffInput(InputChannel):
+    """Customers and agents meet here; Redis holds every bit of shared state."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "handoff"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> HandoffInput:
+        return cls(HandoffConfig.from_dict(credentials))
+
+    def __init__(
+        self,
+        config: HandoffConfig | None = None,
+        bridge_for: Callable[[Sanic], ConversationBridge] = rasa_bridge,
+    ) -> None:
+        self.config = config or HandoffConfig.from_dict({})
+        self.bridge_for = bridge_for
+        self._runtime: HandoffRuntime | None = None
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        bp = Blueprint(f"{self.name()}_webhook", __name__)
+        context = ChannelContext(self.config, on_new_message, self.bridge_for)
+
+        @bp.listener("before_server_start")
+        async def start(app: Sanic, _: Any) -> None:
+            runtime = self._runtime = app.ctx.handoff = HandoffRuntime.start(self.config)
+            app.ctx.handoff_config = self.config
+            service = HandoffService(runtime.store, lambda: self.bridge_for(app), self.config, runtime.background)
+            runtime.every(self.config.sweep_interval_s, service.sweep, "the desk sweep")
+
+        @bp.listener("after_server_start")
+        async def settle(app: Sanic, _: Any) -> None:
+            # Rasa has loaded the model by now: ~700,000 long-lived objects. Left to the
+            # garbage collector, each full collection scans them all and stops the event
+            # loop for 0.5-1 s (every pushed frame waits). Frozen, they are skipped.
+            gc.collect()
+            gc.freeze()
+
+        @bp.listener("after_server_stop")
+        async def stop(app: Sanic, _: Any) -> None:
+            await app.ctx.handoff.stop()
+
+        @bp.route("/", methods=["GET"])
+        @api
+        async def health(request: Request) -> HTTPResponse:
+            await runtime_of(request).store.ping()
+            return json({"status": "ok"})
+
+        routes_customer.register(bp, context)
+        routes_agent.register(bp, context)
+        routes_metrics.register(bp, context)
+        sockets.register(bp, context)
+        routes_static.register(bp, context)
+        return bp
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """Lets Rasa push to a conversation later (e.g. through its HTTP API)."""
+        return TranscriptOutputChannel(self._runtime.store) if self._runtime else None

@@ -1,0 +1,36 @@
+"""What the routes share: the config, the Rasa callback and how to reach the bot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sanic import Sanic
+from sanic.request import Request
+
+from channels.handoff.bridge import ConversationBridge, RasaBridge
+from channels.handoff.config import HandoffConfig
+from channels.handoff.http import runtime_of
+from channels.handoff.service import HandoffService, OnNewMessage
+from channels.handoff.training import existing_examples
+
+
+def rasa_bridge(app: Sanic) -> ConversationBridge:
+    return RasaBridge(getattr(app.ctx, "agent", None))
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """Immutable wiring of one channel: no conversation state lives here."""
+
+    config: HandoffConfig
+    on_new_message: OnNewMessage
+    bridge_for: Callable[[Sanic], ConversationBridge] = rasa_bridge
+    # What already trains the bot (normalized text -> intent), read once at start.
+    existing_nlu: dict[str, str] = field(default_factory=lambda: existing_examples(Path("data")))
+
+    def service(self, request: Request) -> HandoffService:
+        runtime = runtime_of(request)
+        app = request.app
+        return HandoffService(runtime.store, lambda: self.bridge_for(app), self.config, runtime.background)

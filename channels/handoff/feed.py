@@ -1,0 +1,98 @@
+"""Live feed fan-out: one reader per process follows the Redis event stream and
+hands each event to the WebSockets open on this process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from redis.exceptions import RedisError
+
+from channels.handoff.store import FeedEvent, HandoffStore
+
+logger = logging.getLogger(__name__)
+
+
+def stream_position(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One WebSocket's share of the feed; `dropped` when it fell too far behind.
+    `accepts` (when set) picks the events this subscriber wants, so the hub does
+    not wake every socket of the process for every event."""
+
+    queue: asyncio.Queue[FeedEvent] = field(default_factory=lambda: asyncio.Queue(maxsize=10_000))
+    dropped: bool = False
+    accepts: Callable[[FeedEvent], bool] | None = None
+
+    async def get(self) -> FeedEvent | None:
+        """The next event; None once the hub dropped this subscription and the
+        events queued before that are consumed. (The queue was full when the hub
+        dropped it, so no waiter can miss the drop.)"""
+        if self.dropped and self.queue.empty():
+            return None
+        return await self.queue.get()
+
+
+class FeedHub:
+    """Follows the event stream (XREAD BLOCK) and fans events out to queues."""
+
+    def __init__(self, store: HandoffStore, block_ms: int = 1000, retry_s: float = 0.2) -> None:
+        self.store = store
+        self.block_ms = block_ms
+        self.retry_s = retry_s
+        self._subscribers: set[Subscription] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def subscribe(self, accepts: Callable[[FeedEvent], bool] | None = None) -> Subscription:
+        subscription = Subscription(accepts=accepts)
+        self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._follow())
+
+    async def stop(self) -> None:
+        # The flag ends the loop even when redis-py turns the cancellation of a
+        # blocked read into a timeout error (it can swallow CancelledError).
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _follow(self) -> None:
+        last: str | None = None
+        while not self._stopping:
+            try:
+                if last is None:
+                    last = await self.store.last_event_id()
+                for event in await self.store.wait_for_events(last, self.block_ms):
+                    last = event.id
+                    self._publish(event)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as failure:
+                logger.warning("live feed: Redis unavailable (%s); retrying", failure)
+                await asyncio.sleep(self.retry_s)
+
+    def _publish(self, event: FeedEvent) -> None:
+        for subscription in list(self._subscribers):
+            if subscription.accepts is not None and not subscription.accepts(event):
+                continue
+            try:
+                subscription.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                # A socket this far behind is dropped; its client resumes from its last id.
+                subscription.dropped = True
+                self._subscribers.discard(subscription)

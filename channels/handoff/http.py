@@ -1,0 +1,77 @@
+"""HTTP helpers: errors as JSON with the contract's statuses, and who is calling."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from rasa.core.lock_store import LockError
+from redis.exceptions import RedisError
+from sanic.request import Request
+from sanic.response import HTTPResponse, json
+
+from channels.handoff.auth import AgentIdentity, bearer_token, verify_agent_token
+from channels.handoff.config import HandoffConfig
+from channels.handoff.errors import HandoffError, Unauthorized
+from channels.handoff.ratelimit import RateLimiter
+from channels.handoff.runtime import HandoffRuntime
+
+logger = logging.getLogger(__name__)
+
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[HTTPResponse]])
+
+
+def error_response(error: HandoffError) -> HTTPResponse:
+    retry_after = error.details.get("retry_after_s")
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return json(error.to_dict(), status=error.status, headers=headers)
+
+
+def api(handler: Handler) -> Handler:
+    """Answers refusals with their status, and 503 when Redis (or Rasa's lock) is unavailable."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        try:
+            return await handler(request, *args, **kwargs)
+        except HandoffError as refused:
+            return error_response(refused)
+        except RedisError as failure:
+            logger.warning("Redis unavailable: %r", failure)
+            return json({"error": "unavailable", "message": "Storage is unavailable; try again shortly."}, 503)
+        except (ConnectionError, TimeoutError) as failure:
+            logger.warning("the assistant is unavailable: %r", failure)
+            message = "The assistant could not be reached; try again shortly."
+            return json({"error": "assistant_unavailable", "message": message}, 503)
+        except LockError as busy:
+            logger.warning("conversation lock: %r", busy)
+            return json({"error": "busy", "message": "The conversation is busy; try again."}, 503)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def runtime_of(request: Request) -> HandoffRuntime:
+    runtime: HandoffRuntime = request.app.ctx.handoff
+    return runtime
+
+
+def agent_of(request: Request, config: HandoffConfig) -> AgentIdentity:
+    """The calling agent, from their token (401 otherwise)."""
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None:
+        raise Unauthorized("missing_token", "Send the agent token as 'Authorization: Bearer <token>'.")
+    return verify_agent_token(config.jwt_secret, token)
+
+
+async def limited_agent(request: Request, config: HandoffConfig) -> AgentIdentity:
+    """The calling agent, within their request budget (401 / 429 otherwise)."""
+    agent = agent_of(request, config)
+    await rate_limit(request, f"agent:{agent.id}", config.agent_requests_per_s)
+    return agent
+
+
+async def rate_limit(request: Request, subject: str, limit: int) -> None:
+    runtime = runtime_of(request)
+    await RateLimiter(runtime.redis, runtime.store.keys).check(subject, limit)

@@ -1,0 +1,26 @@
+-- Helpers prepended to every script. KEYS and ARGV stay each script's own.
+
+-- Appends an event to the agents' live feed (a capped stream).
+local function emit(events, maxlen, kind, conv, payload)
+  return redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*',
+    'type', kind, 'conv', conv, 'data', payload)
+end
+
+-- Appends a message to a conversation's transcript and announces it on the feed.
+local function add_message(msgs, events, maxlen, conv, author, text, extra, now)
+  local id = redis.call('XADD', msgs, '*', 'from', author, 'text', text, 'data', extra, 'at', now)
+  emit(events, maxlen, 'message', conv,
+    '{"id":' .. cjson.encode(id) .. ',"from":' .. cjson.encode(author) ..
+    ',"text":' .. cjson.encode(text) .. ',"data":' .. extra .. ',"at":' .. now .. '}')
+  return id
+end
+
+-- The conversation hash as JSON, without its secret fields.
+local function summary(conv_key, conv)
+  local fields = redis.call('HGETALL', conv_key)
+  local out = {id = conv}
+  for i = 1, #fields, 2 do
+    if fields[i] ~= 'token' then out[fields[i]] = fields[i + 1] end
+  end
+  return cjson.encode(out)
+end

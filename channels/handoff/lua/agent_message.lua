@@ -1,0 +1,13 @@
+-- The assigned agent writes to the customer.
+-- KEYS: conv, msgs, events, all_conversations
+-- ARGV: conv_id, agent_id, text, extra_json, now_ms, events_maxlen
+-- Returns {'ok', id} | {'not_found'} | {'not_assigned', state} | {'not_your_conversation', owner}
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found'} end
+if state ~= 'assigned' then return {'not_assigned', state} end
+local owner = redis.call('HGET', KEYS[1], 'agent')
+if owner ~= ARGV[2] then return {'not_your_conversation', owner} end
+local id = add_message(KEYS[2], KEYS[3], ARGV[6], ARGV[1], 'agent', ARGV[3], ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[5])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
+return {'ok', id}

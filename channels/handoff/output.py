@@ -1,0 +1,80 @@
+"""Output channels: what Rasa says to a customer, split into what the customer
+sees and the handoff's control messages (which the customer never sees)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel
+
+from channels.handoff.store import HandoffStore
+
+CONTROL_KEY = "handoff"
+
+
+def handoff_control(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The handoff request a message carries (the action's json_message), if any."""
+    custom = message.get("custom")
+    if isinstance(custom, dict) and isinstance(custom.get(CONTROL_KEY), dict):
+        return dict(custom[CONTROL_KEY])
+    return None
+
+
+CUSTOMER_FIELDS = ("buttons", "quick_replies", "image", "attachment", "elements", "custom")
+
+
+def as_transcript_entry(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A Rasa message dict as (text, extra fields) for the transcript: what a
+    customer sees, without Rasa's bookkeeping (template, model id, timestamps)."""
+    extra = {k: message[k] for k in CUSTOMER_FIELDS if message.get(k) is not None}
+    return str(message.get("text") or ""), extra
+
+
+class HandoffCollector(CollectingOutputChannel):
+    """Collects the bot's replies to one customer message."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "handoff"
+
+    @property
+    def visible(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages if handoff_control(m) is None]
+
+    @property
+    def handoff_requests(self) -> list[dict[str, Any]]:
+        return [c for c in (handoff_control(m) for m in self.messages) if c is not None]
+
+
+class TranscriptOutputChannel(OutputChannel):
+    """Writes what the bot says into the conversation's transcript, from where the
+    customer's poll and WebSocket deliver it. Given another Rasa channel's output
+    (e.g. Socket.IO), it also speaks through that one and marks the copy delivered.
+    Control messages stay here, in `handoff_requests`."""
+
+    def __init__(
+        self, store: HandoffStore, inner: OutputChannel | None = None, delivered_by: str | None = None
+    ) -> None:
+        self.store = store
+        self.inner = inner
+        self.delivered_by = delivered_by
+        self.handoff_requests: list[dict[str, Any]] = []
+
+    @classmethod
+    def name(cls) -> str:
+        return "handoff"
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        control = handoff_control(message)
+        if control is not None:
+            self.handoff_requests.append(control)
+            return
+        text, extra = as_transcript_entry(message)
+        if self.delivered_by is not None:
+            extra["delivered_by"] = self.delivered_by
+        await self.store.add_bot_messages(recipient_id, [(text, extra)])
+        if self.inner is not None:
+            await self.inner.send_response(recipient_id, message)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text})

@@ -1,0 +1,349 @@
+"""The handoff flows: a customer message, a claim, an agent message, a release.
+
+They join the Redis store (the truth about who has a conversation) and the
+assistant behind the bridge (the tracker). No HTTP here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+
+from channels.handoff.auth import AgentIdentity, new_customer_token
+from channels.handoff.bridge import INPUT_CHANNEL, ConversationBridge
+from channels.handoff.config import HandoffConfig
+from channels.handoff.errors import Conflict, HandoffError
+from channels.handoff.output import (
+    HandoffCollector,
+    TranscriptOutputChannel,
+    as_transcript_entry,
+)
+from channels.handoff.reading import nlu_reading
+from channels.handoff.settings import DeskSettings
+from channels.handoff.store import Conversation, HandoffStore, Message, now_ms
+
+logger = logging.getLogger(__name__)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class BackgroundTasks:
+    """Keeps fire-and-forget work alive and lets the server wait for it on stop."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, Any], what: str) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            self._tasks.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                logger.error("%s failed: %r", what, finished.exception())
+
+        task.add_done_callback(done)
+
+    async def drain(self, timeout_s: float = 10.0) -> None:
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout_s)
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """Settings stamped on each customer message for the actions to read."""
+
+    enabled: bool
+    in_office_hours: bool = True
+    agents_online: int | None = None
+    no_agents_policy: str = "wait"
+    out_of_hours_policy: str = "bot"
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "in_office_hours": self.in_office_hours,
+            "agents_online": self.agents_online,
+            "no_agents_policy": self.no_agents_policy,
+            "out_of_hours_policy": self.out_of_hours_policy,
+        }
+
+
+class HandoffService:
+    """One request's view of the handoff: the store, the bridge and the config."""
+
+    def __init__(
+        self,
+        store: HandoffStore,
+        bridge: Callable[[], ConversationBridge],
+        config: HandoffConfig,
+        background: BackgroundTasks,
+    ) -> None:
+        self.store = store
+        self._bridge = bridge
+        self.config = config
+        self.background = background
+
+    @property
+    def bridge(self) -> ConversationBridge:
+        return self._bridge()
+
+    async def desk_settings(self) -> DeskSettings:
+        return await self.store.desk_settings(self.config.desk)
+
+    async def live_settings(self) -> LiveSettings:
+        desk = await self.desk_settings()
+        hours = desk.office_hours
+        return LiveSettings(
+            enabled=desk.enabled,
+            in_office_hours=hours.is_open(datetime.now(timezone.utc)) if hours else True,
+            agents_online=await self.store.online_agent_count(desk.offline_grace_s * 1000),
+            no_agents_policy=desk.no_agents_policy,
+            out_of_hours_policy=desk.out_of_hours_policy,
+        )
+
+    # -- customers ---------------------------------------------------------------
+
+    async def customer_message(
+        self,
+        sender: str,
+        text: str,
+        token: str | None,
+        message_id: str | None,
+        metadata: dict[str, Any],
+        on_new_message: OnNewMessage,
+        admit: Callable[[], Awaitable[None]] | None = None,
+    ) -> dict[str, Any]:
+        """Takes a customer message: to the bot in state `bot`, to the humans otherwise.
+        `admit` (e.g. a rate limit) runs once the caller is known to own the sender."""
+        if token is None and message_id is not None:
+            # The first answer (with the token) was lost: its retry gets it again.
+            earlier = await self.store.earlier_answer(sender, message_id)
+            if earlier is not None and earlier.get("customer_token"):
+                return earlier
+        issued = await self.store.authenticate_customer(sender, token, new_customer_token(sender))
+        if admit is not None:
+            await admit()
+        if message_id is not None:
+            earlier = await self.store.reserve_request(sender, message_id)
+            if earlier is not None:
+                return earlier
+        try:
+            answer = await self._deliver(sender, text, message_id, metadata, on_new_message)
+        except BaseException:
+            if message_id is not None:
+                await self.store.forget_request(sender, message_id)
+            if issued:
+                await self.store.unbind_customer_token(sender, issued)
+            raise
+        if issued:
+            answer["customer_token"] = issued
+        if message_id is not None:
+            await self.store.store_answer(sender, message_id, answer)
+        return answer
+
+    async def _deliver(
+        self,
+        sender: str,
+        text: str,
+        message_id: str | None,
+        metadata: dict[str, Any],
+        on_new_message: OnNewMessage,
+    ) -> dict[str, Any]:
+        extra = {"message_id": message_id} if message_id else {}
+        incoming = await self.store.receive_customer_message(sender, text, extra)
+        if incoming.state != "bot":
+            self.background.spawn(
+                self._record_in_tracker(sender, incoming.message_id, text, message_id, metadata),
+                "recording a customer message",
+            )
+            answer: dict[str, Any] = {
+                "sender": sender,
+                "state": incoming.state,
+                "messages": [],
+                "message_id": incoming.message_id,
+            }
+            if incoming.state == "waiting":
+                answer["queue_position"] = await self.store.waiting_position(sender)
+            return answer
+        if incoming.resume_pending:
+            await self.finish_release(sender)
+        settings = await self.live_settings()
+        collector = HandoffCollector()
+        user_message = UserMessage(
+            text,
+            collector,
+            sender,
+            input_channel=INPUT_CHANNEL,
+            message_id=message_id,
+            metadata={**metadata, "handoff": settings.to_metadata()},
+        )
+        await on_new_message(user_message)
+        visible = collector.visible
+        entries = [as_transcript_entry(m) for m in visible]
+        ids = await self.store.add_bot_messages(sender, entries)
+        state = "bot"
+        requests = collector.handoff_requests
+        if requests:
+            await self._queue(sender, incoming.message_id, requests[-1])
+            state = "waiting"
+        elif not visible and await self.bridge.is_paused(sender):
+            # The bot paused the conversation but the queueing never happened (e.g. a
+            # crash between the two): queue it now rather than leave the customer alone.
+            await self.store.start_waiting(sender, "recovered")
+            state = "waiting"
+        messages = [
+            {"id": i, "from": "bot", "text": text, **extra} for i, (text, extra) in zip(ids, entries, strict=True)
+        ]
+        answer = {
+            "sender": sender,
+            "state": state,
+            "messages": messages,
+            "message_id": incoming.message_id,
+        }
+        if state == "waiting":
+            answer["queue_position"] = await self.store.waiting_position(sender)
+        return answer
+
+    async def _record_in_tracker(
+        self, sender: str, stored_id: str, text: str, message_id: str | None, metadata: dict[str, Any]
+    ) -> None:
+        """Records a human-part message in the tracker and shows agents the bot's reading."""
+        parse = await self.bridge.log_customer_message(sender, text, message_id, metadata)
+        if parse.get("intent"):
+            await self.store.add_reading(sender, stored_id, nlu_reading(parse))
+
+    async def channel_message(self, message: UserMessage, on_new_message: OnNewMessage) -> None:
+        """A customer message from another Rasa channel (Socket.IO, REST...): the same
+        handoff, the bot's replies through that channel's own output."""
+        sender, text = message.sender_id, message.text or ""
+        channel = message.input_channel or "unknown"
+        incoming = await self.store.receive_customer_message(sender, text, {"channel": channel})
+        if incoming.state != "bot":
+            self.background.spawn(
+                self._record_in_tracker(sender, incoming.message_id, text, message.message_id, message.metadata or {}),
+                "recording a customer message",
+            )
+            return
+        if incoming.resume_pending:
+            await self.finish_release(sender)
+        settings = await self.live_settings()
+        tee = TranscriptOutputChannel(self.store, inner=message.output_channel, delivered_by=channel)
+        relayed = UserMessage(
+            text,
+            tee,
+            sender,
+            input_channel=channel,
+            message_id=message.message_id,
+            metadata={**(message.metadata or {}), "handoff": settings.to_metadata()},
+        )
+        await on_new_message(relayed)
+        if tee.handoff_requests:
+            await self._queue(sender, incoming.message_id, tee.handoff_requests[-1])
+
+    async def _queue(self, sender: str, message_id: str, request: dict[str, Any]) -> None:
+        """The bot asked for a human: into the Waiting queue, with its reading of the message."""
+        await self.store.start_waiting(sender, str(request.get("reason") or "nlu_fallback"))
+        if isinstance(request.get("reading"), dict):
+            await self.store.add_reading(sender, message_id, request["reading"])
+
+    # -- agents -------------------------------------------------------------------
+
+    async def claim(self, conversation_id: str, agent: AgentIdentity) -> Conversation:
+        desk = await self.desk_settings()
+        return await self.store.claim(conversation_id, agent.id, agent.name, desk.max_chats_per_agent)
+
+    async def transfer(self, conversation_id: str, agent: AgentIdentity, target: AgentIdentity | None) -> Conversation:
+        """To another agent, or (target None) back to the Waiting queue."""
+        desk = await self.desk_settings()
+        await self.store.transfer(
+            conversation_id,
+            agent.id,
+            target.id if target else None,
+            target.name if target else None,
+            force=agent.at_least("supervisor"),
+            max_chats=desk.max_chats_per_agent,
+        )
+        return await self.store.require_conversation(conversation_id)
+
+    async def takeover(self, conversation_id: str, agent: AgentIdentity) -> Conversation:
+        """An agent takes a conversation from the bot: the bot goes quiet at once."""
+        desk = await self.desk_settings()
+        bridge = self.bridge
+        async with bridge.lock(conversation_id):
+            conversation = await self.store.takeover(conversation_id, agent.id, agent.name, desk.max_chats_per_agent)
+            await bridge.pause(conversation_id)
+        return conversation
+
+    async def cancel_waiting(self, conversation_id: str) -> Conversation:
+        """The customer stops waiting and goes back to the bot."""
+        bridge = self.bridge
+        async with bridge.lock(conversation_id):
+            if not await self.store.return_to_bot(conversation_id, "customer", "You're back with the assistant."):
+                raise Conflict("not_waiting", "You are not waiting for an agent.")
+            await self._resume_bot(bridge, conversation_id)
+        return await self.store.require_conversation(conversation_id)
+
+    async def agent_message(self, conversation_id: str, agent: AgentIdentity, text: str) -> Message:
+        message = await self.store.add_agent_message(conversation_id, agent.id, agent.name, text)
+        self.background.spawn(self.bridge.log_agent_message(conversation_id, text, agent), "recording an agent message")
+        return message
+
+    async def release(self, conversation_id: str, agent: AgentIdentity) -> Conversation:
+        """Hands the customer back to the bot, inside the conversation's lock, so a
+        customer message arriving meanwhile is neither lost nor answered twice."""
+        bridge = self.bridge
+        async with bridge.lock(conversation_id):
+            await self.store.release(conversation_id, agent.id, force=agent.at_least("supervisor"))
+            await self._resume_bot(bridge, conversation_id)
+        return await self.store.require_conversation(conversation_id)
+
+    async def finish_release(self, conversation_id: str) -> None:
+        """Completes a return to the bot whose bot side did not run (e.g. Rasa was down)."""
+        bridge = self.bridge
+        async with bridge.lock(conversation_id):
+            await self._resume_bot(bridge, conversation_id)
+
+    async def _resume_bot(self, bridge: ConversationBridge, conversation_id: str) -> None:
+        """Runs the action owed to the bot side (the caller holds the lock), once."""
+        action = await self.store.resume_pending(conversation_id)
+        if action is None:
+            return
+        output = TranscriptOutputChannel(self.store)
+        await bridge.run_action(conversation_id, action, output)
+        await self.store.finish_resume(conversation_id)
+
+    # -- the desk's clock: unclaimed waits and agents who left ----------------------------
+
+    async def sweep(self) -> None:
+        """Applies the agent-fallback policies; safe to run in every process at once
+        (each step is one atomic transition with an expectation)."""
+        desk = await self.desk_settings()
+        now = now_ms()
+        if desk.claim_timeout_s > 0:
+            for conversation_id, since in await self.store.waiting_since_before(now - desk.claim_timeout_s * 1000):
+                if desk.claim_timeout_policy == "bot":
+                    bridge = self.bridge
+                    async with bridge.lock(conversation_id):
+                        returned = await self.store.return_to_bot(
+                            conversation_id, "claim_timeout", "Nobody could take the chat in time.",
+                            "action_no_agents_online", expected_waiting_since=since,
+                        )  # fmt: skip
+                        if returned:
+                            await self._resume_bot(bridge, conversation_id)
+                elif await self.store.mark_once(conversation_id, "timeout_notified"):
+                    await self.bridge.run_action(
+                        conversation_id, "action_still_waiting", TranscriptOutputChannel(self.store)
+                    )
+        for agent_id in await self.store.agents_gone_since(now - desk.offline_grace_s * 1000):
+            for conversation_id in await self.store.agent_conversations(agent_id):
+                try:
+                    await self.store.transfer(conversation_id, agent_id, None, force=True, reason="agent_offline")
+                except HandoffError:
+                    continue

@@ -1,0 +1,129 @@
+"""Human fallback for customers on Rasa's Socket.IO channel (the usual web widget).
+
+Register `channels.handoff.socketio_channel.HandoffSocketIOInput` in credentials.yml
+instead of `socketio` (same settings), beside the handoff channel. Customers keep
+their widget; the handoff works as on the handoff channel: the handover message,
+silence from the bot while humans have them, agent and system messages pushed
+through Socket.IO, the bot-assigned message on release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import uuid
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketIOInput
+from redis.exceptions import RedisError
+from sanic import Blueprint, Sanic
+
+from channels.handoff.context import rasa_bridge
+from channels.handoff.runtime import HandoffRuntime
+from channels.handoff.service import HandoffService, OnNewMessage
+
+logger = logging.getLogger(__name__)
+RELAYED_AUTHORS = ("agent", "system", "bot")
+
+
+class HandoffSocketIOInput(SocketIOInput):
+    """Rasa's Socket.IO channel, with the handoff in front of the bot."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "socketio"
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        wiring: dict[str, Sanic] = {}
+
+        async def with_handoff(message: UserMessage) -> None:
+            try:
+                app = wiring["app"]
+                await self.members(app).sadd(message.sender_id)
+                await self.service(app).channel_message(message, on_new_message)
+            except Exception:
+                # python-socketio drops a handler's exception silently; say what happened.
+                logger.exception("socketio: the message of %s failed", message.sender_id)
+                raise
+
+        bp = super().blueprint(with_handoff)
+        self._fix_session_rooms()
+
+        @bp.listener("before_server_start")
+        async def remember_app(app: Sanic, _: Any) -> None:
+            wiring["app"] = app
+
+        @bp.listener("after_server_start")
+        async def start_relay(app: Sanic, _: Any) -> None:
+            runtime: HandoffRuntime = app.ctx.handoff
+            runtime.periodic.append(asyncio.get_running_loop().create_task(self.relay(app)))
+
+        return bp
+
+    def _fix_session_rooms(self) -> None:
+        """Rasa 3.6 calls `sio.enter_room` without awaiting it, but python-socketio 5.x
+        made it a coroutine: with `session_persistence` the customer never joins the
+        session's room and misses every reply. This handler awaits it."""
+        sio = self.sio
+        assert sio is not None
+
+        async def session_request(sid: str, data: dict[str, Any] | None) -> None:
+            data = data or {}
+            if not data.get("session_id"):
+                data["session_id"] = uuid.uuid4().hex
+            if self.session_persistence:
+                entered = sio.enter_room(sid, data["session_id"], namespace=self.namespace)
+                if inspect.isawaitable(entered):
+                    await entered
+            await sio.emit("session_confirm", data["session_id"], room=sid, namespace=self.namespace)
+
+        sio.on("session_request", session_request, namespace=self.namespace)
+
+    def service(self, app: Sanic) -> HandoffService:
+        runtime: HandoffRuntime = app.ctx.handoff
+        return HandoffService(runtime.store, lambda: rasa_bridge(app), app.ctx.handoff_config, runtime.background)
+
+    def members(self, app: Sanic) -> ChannelMembers:
+        runtime: HandoffRuntime = app.ctx.handoff
+        return ChannelMembers(runtime, self.name())
+
+    async def relay(self, app: Sanic) -> None:
+        """Pushes what agents (and the bot, outside a customer's request) say to the
+        customer's Socket.IO room; every process does, the one holding the socket delivers."""
+        runtime: HandoffRuntime = app.ctx.handoff
+        members = self.members(app)
+        subscription = runtime.hub.subscribe()
+        try:
+            while not runtime.stopping:  # also ends it if redis-py swallows the cancellation
+                event = await subscription.queue.get()
+                message = event.data
+                if event.type != "message" or message.get("from") not in RELAYED_AUTHORS:
+                    continue
+                if message.get("delivered_by") == self.name() or self.sio is None:
+                    continue
+                try:
+                    if not await members.contains(event.conversation_id):
+                        continue
+                except RedisError as failure:
+                    logger.warning("socketio relay: Redis unavailable (%r)", failure)
+                    continue
+                payload = {k: v for k, v in message.items() if k not in ("id", "from", "at", "delivered_by")}
+                await self.sio.emit(self.bot_message_evt, payload, room=event.conversation_id, namespace=self.namespace)
+        finally:
+            runtime.hub.unsubscribe(subscription)
+
+
+class ChannelMembers:
+    """The conversations that arrived through one Rasa channel (a Redis set)."""
+
+    def __init__(self, runtime: HandoffRuntime, channel: str) -> None:
+        self.redis = runtime.redis
+        self.key = runtime.store.keys.channel_members(channel)
+
+    async def sadd(self, conversation_id: str) -> None:
+        await self.redis.sadd(self.key, conversation_id)
+
+    async def contains(self, conversation_id: str) -> bool:
+        return bool(await self.redis.sismember(self.key, conversation_id))

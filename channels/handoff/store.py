@@ -1,0 +1,772 @@
+"""The handoff state in Redis: conversations, the Waiting queue, transcripts,
+the agents' live feed and training examples.
+
+Every state transition is one Lua script (atomic). This module knows nothing
+of Sanic or Rasa: it takes plain values and raises `HandoffError`s.
+
+It runs on a single Redis and on a Redis Cluster alike: every key of one bot
+shares a hash tag (one slot), scripts get every key in KEYS, and nothing relies
+on MULTI/EXEC or WATCH (redis-py's cluster pipelines have no transactions):
+several writes that must land together are a Lua script too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Literal, TypeAlias, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+
+from channels.handoff.errors import Conflict, Forbidden, NotFound, Unauthorized
+from channels.handoff.examples import TrainingExample
+from channels.handoff.keys import KeySpace
+from channels.handoff.settings import DeskSettings
+
+RedisClient: TypeAlias = Redis | RedisCluster
+"""A single Redis or a Redis Cluster (`redis.asyncio`): the store works on both."""
+
+State = Literal["bot", "waiting", "assigned"]
+Author = Literal["customer", "bot", "agent", "system"]
+VIEWS = ("waiting", "live", "mine", "all")
+LIVE_WINDOW_MS = 30 * 60 * 1000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def stream_id_after(after: str | None) -> str:
+    """The exclusive lower bound for XRANGE after a message id."""
+    return f"({after}" if after else "-"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a transcript; `id` is its sortable stream id."""
+
+    id: str
+    author: Author
+    text: str
+    at: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "from": self.author, "text": self.text, "at": self.at, **self.data}
+
+    @classmethod
+    def from_stream(cls, entry_id: Any, fields: dict[Any, Any]) -> Message:
+        values = {_text(k): _text(v) for k, v in fields.items()}
+        return cls(
+            id=_text(entry_id),
+            author=values["from"],  # type: ignore[arg-type]
+            text=values["text"],
+            at=int(values.get("at", 0)),
+            data=json.loads(values.get("data") or "{}"),
+        )
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation's handoff state, as agents see it."""
+
+    id: str
+    state: State
+    agent: str | None = None
+    agent_name: str | None = None
+    waiting_since: int | None = None
+    claimed_at: int | None = None
+    reason: str | None = None
+    last_message: str | None = None
+    last_message_at: int | None = None
+    created_at: int | None = None
+    updated_at: int | None = None
+    handoffs: int = 0
+
+    @classmethod
+    def from_hash(cls, conversation_id: str, raw: dict[Any, Any]) -> Conversation | None:
+        values = {_text(k): _text(v) for k, v in raw.items()}
+        if "state" not in values:
+            return None
+
+        def number(name: str) -> int | None:
+            return int(values[name]) if values.get(name) else None
+
+        return cls(
+            id=conversation_id,
+            state=values["state"],  # type: ignore[arg-type]
+            agent=values.get("agent"),
+            agent_name=values.get("agent_name"),
+            waiting_since=number("waiting_since"),
+            claimed_at=number("claimed_at"),
+            reason=values.get("reason"),
+            last_message=values.get("last_message"),
+            last_message_at=number("last_message_at"),
+            created_at=number("created_at"),
+            updated_at=number("updated_at"),
+            handoffs=number("handoffs") or 0,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "agent": self.agent,
+            "agent_name": self.agent_name,
+            "waiting_since": self.waiting_since,
+            "claimed_at": self.claimed_at,
+            "reason": self.reason,
+            "last_message": self.last_message,
+            "last_message_at": self.last_message_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "handoffs": self.handoffs,
+        }
+
+
+@dataclass(frozen=True)
+class IncomingResult:
+    """What happened to a customer message: the state it met, its id, and the
+    action still owed to the bot side of a return to the bot (if any)."""
+
+    state: State
+    message_id: str
+    resume_action: str | None
+
+    @property
+    def resume_pending(self) -> bool:
+        return self.resume_action is not None
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """One event of the agents' live feed."""
+
+    id: str
+    type: str
+    conversation_id: str
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "event": self.type, "conversation": self.conversation_id, "data": self.data}
+
+    @classmethod
+    def from_stream(cls, entry_id: Any, fields: dict[Any, Any]) -> FeedEvent:
+        values = {_text(k): _text(v) for k, v in fields.items()}
+        data = json.loads(values["data"])
+        if values["type"] == "message":
+            data = message_from_event(data).to_dict()
+        return cls(_text(entry_id), values["type"], values["conv"], data)
+
+
+def message_from_event(data: dict[str, Any]) -> Message:
+    """The message a feed event of type `message` carries."""
+    return Message(data["id"], data["from"], data["text"], int(data.get("at", 0)), data.get("data") or {})
+
+
+def _load_script(name: str) -> str:
+    folder = resources.files("channels.handoff") / "lua"
+    return (folder / "_common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
+
+
+class HandoffStore:
+    """Atomic handoff state transitions and reads on one Redis (or one Redis Cluster)."""
+
+    def __init__(self, redis: RedisClient, keys: KeySpace | None = None, feed_maxlen: int = 10_000) -> None:
+        # The async RedisCluster answers every command the store sends, as Redis
+        # does; types-redis 4.6 gives it none of them (its stub has a TODO for
+        # AsyncRedisClusterCommands), so the checker sees one Redis.
+        self.redis = cast(Redis, redis)
+        self.keys = keys or KeySpace()
+        self.feed_maxlen = feed_maxlen
+        self._scripts: dict[str, AsyncScript] = {
+            name: self.redis.register_script(_load_script(name))
+            for name in (
+                "customer_message",
+                "bot_messages",
+                "start_waiting",
+                "claim",
+                "agent_message",
+                "release",
+                "transfer",
+                "takeover",
+                "return_to_bot",
+                "add_reading",
+                "hash_update",
+                "hash_compare_and_set",
+                "conversations",
+            )
+        }
+
+    async def _run(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> list[Any]:
+        result = await self._scripts[script](keys=list(keys), args=[str(a) for a in args])
+        return [r if isinstance(r, list) else _text(r) for r in result]
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+    # -- customers -------------------------------------------------------------
+
+    async def authenticate_customer(self, conversation_id: str, token: str | None, new_token: str) -> str | None:
+        """Checks a customer's token; on a sender's first message binds `new_token`
+        to it and returns it. Raises Unauthorized for a wrong or missing token."""
+        key = self.keys.conversation(conversation_id)
+        stored = await self.redis.hget(key, "token")
+        if stored is None and await self.redis.hsetnx(key, "token", hash_token(new_token)):
+            return new_token
+        stored = stored or await self.redis.hget(key, "token")
+        self._check_customer_token(stored, token)
+        return None
+
+    async def verify_customer(self, conversation_id: str, token: str) -> None:
+        """Checks a customer's token without binding one (for reads)."""
+        self._check_customer_token(await self.redis.hget(self.keys.conversation(conversation_id), "token"), token)
+
+    @staticmethod
+    def _check_customer_token(stored: Any, token: str | None) -> None:
+        if token is None:
+            raise Unauthorized("missing_token", "This conversation needs its customer token (Authorization: Bearer).")
+        expected = _text(stored) if stored is not None else hash_token("")
+        if stored is None or not hmac.compare_digest(expected, hash_token(token)):
+            raise Unauthorized("invalid_token", "The customer token does not match this conversation.")
+
+    async def receive_customer_message(
+        self, conversation_id: str, text: str, data: dict[str, Any] | None = None
+    ) -> IncomingResult:
+        k = self.keys
+        state, message_id, resume = await self._run(
+            "customer_message",
+            [k.conversation(conversation_id), k.messages(conversation_id), k.events, k.all_conversations],
+            [conversation_id, text, json.dumps(data or {}), now_ms(), self.feed_maxlen],
+        )
+        return IncomingResult(state, message_id, resume or None)
+
+    async def add_bot_messages(
+        self, conversation_id: str, messages: Iterable[tuple[str, dict[str, Any]]], author: Author = "bot"
+    ) -> list[str]:
+        """Appends the bot's replies (text and extra fields) to the transcript."""
+        args: list[Any] = [conversation_id, now_ms(), self.feed_maxlen, author]
+        for text, extra in messages:
+            args += [text, json.dumps(extra)]
+        if len(args) == 4:
+            return []
+        k = self.keys
+        return await self._run(
+            "bot_messages", [k.conversation(conversation_id), k.messages(conversation_id), k.events], args
+        )
+
+    async def customer_messages(self, conversation_id: str, after: str | None, limit: int = 500) -> list[Message]:
+        """Messages to the customer (bot, agent, system) after a message id."""
+        return [m for m in await self.transcript(conversation_id, after, limit) if m.author != "customer"]
+
+    async def transcript(
+        self, conversation_id: str, after: str | None = None, limit: int = 1000, readings: bool = False
+    ) -> list[Message]:
+        """The conversation's messages, oldest first; with `readings`, customer
+        messages carry the bot's NLU reading of them (for agents)."""
+        entries = await self.redis.xrange(
+            self.keys.messages(conversation_id), min=stream_id_after(after), max="+", count=limit
+        )
+        messages = [Message.from_stream(entry_id, fields) for entry_id, fields in entries]
+        if not readings:
+            return messages
+        found = {_text(k): _text(v) for k, v in (await self.redis.hgetall(self.keys.readings(conversation_id))).items()}
+        return [
+            Message(m.id, m.author, m.text, m.at, {**m.data, "reading": json.loads(found[m.id])})
+            if m.id in found
+            else m
+            for m in messages
+        ]
+
+    async def add_reading(self, conversation_id: str, message_id: str, reading: dict[str, Any]) -> None:
+        """Attaches the bot's NLU reading to a customer message and tells the agents."""
+        await self._run(
+            "add_reading",
+            [self.keys.readings(conversation_id), self.keys.events],
+            [conversation_id, message_id, json.dumps(reading), self.feed_maxlen,
+             json.dumps({"message_id": message_id, "reading": reading})],
+        )  # fmt: skip
+
+    # -- transitions -----------------------------------------------------------
+
+    async def start_waiting(self, conversation_id: str, reason: str) -> bool:
+        """bot -> waiting. Returns False when the conversation was not with the bot."""
+        k = self.keys
+        result = await self._run(
+            "start_waiting",
+            [k.conversation(conversation_id), k.waiting, k.events, k.all_conversations],
+            [conversation_id, now_ms(), reason, self.feed_maxlen],
+        )
+        if result[0] == "not_found":
+            raise NotFound("unknown_conversation", f"No conversation {conversation_id!r}.")
+        return result[0] == "ok"
+
+    async def claim(self, conversation_id: str, agent_id: str, agent_name: str, max_chats: int = 0) -> Conversation:
+        k = self.keys
+        result = await self._run(
+            "claim",
+            [
+                k.conversation(conversation_id),
+                k.waiting,
+                k.agent_conversations(agent_id),
+                k.events,
+                k.messages(conversation_id),
+                k.all_conversations,
+            ],
+            [
+                conversation_id,
+                agent_id,
+                agent_name,
+                now_ms(),
+                self.feed_maxlen,
+                f"{agent_name} joined the chat.",
+                max_chats,
+            ],
+        )
+        if result[0] == "not_found":
+            raise NotFound("unknown_conversation", f"No conversation {conversation_id!r}.")
+        self._raise_for_capacity(result)
+        if result[0] == "already_assigned":
+            raise Conflict(
+                "already_assigned",
+                f"{result[2] or result[1]} already took this conversation.",
+                agent=result[1],
+                agent_name=result[2] or result[1],
+            )
+        if result[0] == "not_waiting":
+            raise Conflict("not_waiting", "This conversation is not waiting for an agent.", state=result[1])
+        return await self.require_conversation(conversation_id)
+
+    async def add_agent_message(self, conversation_id: str, agent_id: str, agent_name: str, text: str) -> Message:
+        k = self.keys
+        at = now_ms()
+        extra = {"agent": agent_id, "agent_name": agent_name}
+        result = await self._run(
+            "agent_message",
+            [k.conversation(conversation_id), k.messages(conversation_id), k.events, k.all_conversations],
+            [conversation_id, agent_id, text, json.dumps(extra), at, self.feed_maxlen],
+        )
+        self._raise_for_owner_refusal(conversation_id, result)
+        return Message(result[1], "agent", text, at, extra)
+
+    async def release(self, conversation_id: str, caller: str, force: bool = False) -> str:
+        """assigned -> bot, by the owner (or anyone with `force`). Returns the
+        agent who had it. Leaves `resume_pending` set: see `finish_resume`."""
+        k = self.keys
+        for _ in range(5):
+            owner_id = await self._owner(conversation_id)
+            result = await self._run(
+                "release",
+                [
+                    k.conversation(conversation_id),
+                    k.agent_conversations(owner_id),
+                    k.events,
+                    k.messages(conversation_id),
+                    k.all_conversations,
+                ],
+                [
+                    conversation_id,
+                    caller,
+                    "1" if force else "0",
+                    now_ms(),
+                    self.feed_maxlen,
+                    owner_id,
+                    "The agent left the chat.",
+                ],
+            )
+            if result[0] != "owner_changed":
+                self._raise_for_owner_refusal(conversation_id, result)
+                return str(result[1])
+        raise Conflict("busy", "The conversation changed hands while releasing it; try again.")
+
+    async def resume_pending(self, conversation_id: str) -> str | None:
+        """The action owed to the bot side of a return to the bot, if any."""
+        action = await self.redis.hget(self.keys.conversation(conversation_id), "resume_pending")
+        return _text(action) if action is not None else None
+
+    async def transfer(
+        self,
+        conversation_id: str,
+        caller: str,
+        target_id: str | None,
+        target_name: str | None = None,
+        force: bool = False,
+        max_chats: int = 0,
+        reason: str = "transfer",
+    ) -> str:
+        """assigned -> another agent, or (target None) back to the Waiting queue at
+        its original place. Returns the agent who had it."""
+        k = self.keys
+        target = target_id or ""
+        name = target_name or target
+        notice = (
+            f"{name} took over the chat."
+            if target
+            else "You're back in the queue; a colleague will be with you shortly."
+        )
+        for _ in range(5):
+            owner_id = await self._owner(conversation_id)
+            result = await self._run(
+                "transfer",
+                [
+                    k.conversation(conversation_id),
+                    k.agent_conversations(owner_id),
+                    k.agent_conversations(target),
+                    k.waiting,
+                    k.events,
+                    k.messages(conversation_id),
+                    k.all_conversations,
+                ],
+                [conversation_id, caller, "1" if force else "0", now_ms(), self.feed_maxlen, owner_id, target, name,
+                 notice, max_chats, reason],
+            )  # fmt: skip
+            if result[0] == "owner_changed":
+                continue
+            if result[0] == "same_agent":
+                raise Conflict("same_agent", "The conversation is already with that agent.")
+            self._raise_for_capacity(result)
+            self._raise_for_owner_refusal(conversation_id, result)
+            return str(result[1])
+        raise Conflict("busy", "The conversation changed hands while transferring it; try again.")
+
+    async def takeover(self, conversation_id: str, agent_id: str, agent_name: str, max_chats: int = 0) -> Conversation:
+        """bot -> assigned: an agent takes a conversation the bot is handling."""
+        k = self.keys
+        result = await self._run(
+            "takeover",
+            [
+                k.conversation(conversation_id),
+                k.agent_conversations(agent_id),
+                k.events,
+                k.messages(conversation_id),
+                k.all_conversations,
+            ],
+            [
+                conversation_id,
+                agent_id,
+                agent_name,
+                now_ms(),
+                self.feed_maxlen,
+                f"{agent_name} joined the chat.",
+                max_chats,
+            ],
+        )
+        if result[0] == "not_found":
+            raise NotFound("unknown_conversation", f"No conversation {conversation_id!r}.")
+        self._raise_for_capacity(result)
+        if result[0] == "not_with_bot":
+            raise Conflict(
+                "not_with_bot", "Only a conversation the bot is handling can be taken over.", state=result[1]
+            )
+        return await self.require_conversation(conversation_id)
+
+    async def return_to_bot(
+        self,
+        conversation_id: str,
+        cause: str,
+        notice: str,
+        resume_action: str = "action_bot_assigned",
+        expected_waiting_since: int | None = None,
+    ) -> bool:
+        """waiting -> bot with no agent (cancelled, or nobody claimed in time).
+        False when it was no longer waiting (or waited anew since)."""
+        k = self.keys
+        result = await self._run(
+            "return_to_bot",
+            [k.conversation(conversation_id), k.waiting, k.events, k.messages(conversation_id), k.all_conversations],
+            [conversation_id, now_ms(), self.feed_maxlen, expected_waiting_since or "", cause, notice, resume_action],
+        )
+        if result[0] == "not_found":
+            raise NotFound("unknown_conversation", f"No conversation {conversation_id!r}.")
+        return result[0] == "ok"
+
+    async def _owner(self, conversation_id: str) -> str:
+        owner = await self.redis.hget(self.keys.conversation(conversation_id), "agent")
+        return _text(owner) if owner is not None else ""
+
+    @staticmethod
+    def _raise_for_capacity(result: list[Any]) -> None:
+        if result[0] == "capacity_reached":
+            raise Conflict(
+                "capacity_reached", "That agent already has the most chats allowed at once.", chats=int(result[1])
+            )
+
+    async def finish_resume(self, conversation_id: str) -> None:
+        """Marks the bot side of a release (resume, bot-assigned message) done."""
+        await self.redis.hdel(self.keys.conversation(conversation_id), "resume_pending")
+
+    @staticmethod
+    def _raise_for_owner_refusal(conversation_id: str, result: list[Any]) -> None:
+        if result[0] == "ok":
+            return
+        if result[0] == "not_found":
+            raise NotFound("unknown_conversation", f"No conversation {conversation_id!r}.")
+        if result[0] == "not_assigned":
+            raise Conflict("not_assigned", "This conversation is not assigned to an agent.", state=result[1])
+        if result[0] == "not_your_conversation":
+            raise Forbidden("not_your_conversation", "Another agent is handling this conversation.", agent=result[1])
+        raise RuntimeError(f"unexpected script result {result!r}")
+
+    # -- reads -----------------------------------------------------------------
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        raw = await self.redis.hgetall(self.keys.conversation(conversation_id))
+        return Conversation.from_hash(conversation_id, raw)
+
+    async def require_conversation(self, conversation_id: str) -> Conversation:
+        conversation = await self.get_conversation(conversation_id)
+        if conversation is None:
+            raise NotFound("unknown_conversation", f"No conversation {conversation_id!r}.")
+        return conversation
+
+    async def _conversations(self, ids: Sequence[str]) -> list[Conversation]:
+        if not ids:
+            return []
+        # One script, one JSON string per conversation: parsing every hash field of a
+        # 100-conversation page in redis-py took most of the Waiting list's time.
+        summaries = await self._run("conversations", [self.keys.conversation(i) for i in ids], ids)
+        found = (Conversation.from_hash(cid, json.loads(raw)) for cid, raw in zip(ids, summaries, strict=True))
+        return [c for c in found if c is not None]
+
+    async def list_conversations(
+        self, view: str, agent_id: str, limit: int = 100, offset: int = 0
+    ) -> list[Conversation]:
+        """One of the agents' views: waiting (longest first), live, mine or all."""
+        k = self.keys
+        if view == "waiting":
+            ids = await self.redis.zrange(k.waiting, offset, offset + limit - 1)
+            return [c for c in await self._conversations([_text(i) for i in ids]) if c.state == "waiting"]
+        if view == "mine":
+            ids = sorted(_text(i) for i in await self.redis.smembers(k.agent_conversations(agent_id)))
+            mine = [c for c in await self._conversations(ids) if c.agent == agent_id]
+            mine.sort(key=lambda c: c.claimed_at or 0)
+            return mine[offset : offset + limit]
+        if view == "live":
+            since = now_ms() - LIVE_WINDOW_MS
+            ids = await self.redis.zrevrangebyscore(k.all_conversations, "+inf", since, start=offset, num=limit)
+            return [c for c in await self._conversations([_text(i) for i in ids]) if c.state == "bot"]
+        if view == "all":
+            ids = await self.redis.zrevrange(k.all_conversations, offset, offset + limit - 1)
+            return await self._conversations([_text(i) for i in ids])
+        raise ValueError(f"unknown view {view!r}")
+
+    async def count_waiting(self) -> int:
+        return int(await self.redis.zcard(self.keys.waiting))
+
+    async def waiting_position(self, conversation_id: str) -> int | None:
+        """1 for the longest-waiting customer; None when not waiting."""
+        rank = await self.redis.zrank(self.keys.waiting, conversation_id)
+        return None if rank is None else int(rank) + 1
+
+    async def waiting_since_before(self, before_ms: int, limit: int = 100) -> list[tuple[str, int]]:
+        """Conversations waiting since before `before_ms`, longest first."""
+        found = await self.redis.zrangebyscore(
+            self.keys.waiting, "-inf", before_ms, start=0, num=limit, withscores=True
+        )
+        return [(_text(member), int(score)) for member, score in found]
+
+    async def mark_once(self, conversation_id: str, flag: str) -> bool:
+        """Sets a flag on a conversation; True only the first time."""
+        return bool(await self.redis.hsetnx(self.keys.conversation(conversation_id), flag, str(now_ms())))
+
+    async def agent_conversations(self, agent_id: str) -> list[str]:
+        return sorted(_text(i) for i in await self.redis.smembers(self.keys.agent_conversations(agent_id)))
+
+    # -- agents' presence ----------------------------------------------------------
+
+    async def touch_agent(self, agent_id: str, name: str, role: str) -> None:
+        """Records that an agent is here now (a connected console or an API call)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.keys.presence, {agent_id: now_ms()})
+            pipe.hset(self.keys.agents, agent_id, json.dumps({"name": name, "role": role}))
+            await pipe.execute()
+
+    async def set_agent_status(self, agent_id: str, status: str) -> None:
+        await self.redis.hset(self.keys.agent_status, agent_id, status)
+
+    async def agents(self, grace_ms: int) -> list[dict[str, Any]]:
+        """Every agent seen, with a status: their own choice while connected, else offline."""
+        since = now_ms() - grace_ms
+        # One round trip: this runs for every customer message the bot answers (agents online).
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(self.keys.presence, 0, -1, withscores=True)
+            pipe.hgetall(self.keys.agent_status)
+            pipe.hgetall(self.keys.agents)
+            seen, raw_statuses, raw_profiles = await pipe.execute()
+        statuses = {_text(k): _text(v) for k, v in raw_statuses.items()}
+        profiles = {_text(k): json.loads(_text(v)) for k, v in raw_profiles.items()}
+        found = []
+        for member, score in seen:
+            agent_id = _text(member)
+            connected = score >= since
+            chosen = statuses.get(agent_id, "online")
+            found.append({
+                "id": agent_id,
+                "name": profiles.get(agent_id, {}).get("name", agent_id),
+                "role": profiles.get(agent_id, {}).get("role", "agent"),
+                "status": chosen if connected and chosen != "offline" else "offline",
+                "last_seen": int(score),
+            })  # fmt: skip
+        return found
+
+    async def online_agent_count(self, grace_ms: int) -> int:
+        return sum(1 for agent in await self.agents(grace_ms) if agent["status"] == "online")
+
+    async def agents_gone_since(self, before_ms: int) -> list[str]:
+        """Agents last seen before `before_ms` (or who chose offline)."""
+        gone = {_text(m) for m in await self.redis.zrangebyscore(self.keys.presence, "-inf", before_ms)}
+        statuses = await self.redis.hgetall(self.keys.agent_status)
+        gone |= {_text(k) for k, v in statuses.items() if _text(v) == "offline"}
+        return sorted(gone)
+
+    # -- notes, customer details, canned responses ------------------------------------
+
+    async def add_note(self, conversation_id: str, note: dict[str, Any]) -> None:
+        await self.redis.rpush(self.keys.notes(conversation_id), json.dumps(note))
+
+    async def notes(self, conversation_id: str) -> list[dict[str, Any]]:
+        return [json.loads(_text(n)) for n in await self.redis.lrange(self.keys.notes(conversation_id), 0, -1)]
+
+    async def customer_details(self, conversation_id: str) -> dict[str, str]:
+        raw = await self.redis.hgetall(self.keys.customer(conversation_id))
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    async def update_customer_details(self, conversation_id: str, changes: dict[str, str | None]) -> dict[str, str]:
+        removed = [name for name, value in changes.items() if value is None]
+        kept = {name: value for name, value in changes.items() if value is not None}
+        await self._update_hash(self.keys.customer(conversation_id), removed, kept)
+        return await self.customer_details(conversation_id)
+
+    async def _update_hash(self, key: str, removed: Sequence[str], kept: dict[str, str]) -> None:
+        """Deletes and sets fields of one hash at once (a script: no MULTI on a cluster)."""
+        if removed or kept:
+            await self._run("hash_update", [key], [len(removed), *removed, *(x for item in kept.items() for x in item)])
+
+    async def canned_responses(self) -> list[dict[str, Any]]:
+        raw = await self.redis.hgetall(self.keys.canned_responses)
+        return sorted((json.loads(_text(v)) for v in raw.values()), key=lambda r: str(r["shortcut"]))
+
+    async def save_canned_response(self, response: dict[str, Any]) -> None:
+        await self.redis.hset(self.keys.canned_responses, str(response["id"]), json.dumps(response))
+
+    async def delete_canned_response(self, response_id: str) -> bool:
+        return bool(await self.redis.hdel(self.keys.canned_responses, response_id))
+
+    # -- the agents' live feed -------------------------------------------------
+
+    async def last_event_id(self) -> str:
+        entries = await self.redis.xrevrange(self.keys.events, count=1)
+        return _text(entries[0][0]) if entries else "0-0"
+
+    async def events_after(self, after: str, limit: int = 1000) -> list[FeedEvent]:
+        entries = await self.redis.xrange(self.keys.events, min=stream_id_after(after), max="+", count=limit)
+        return [FeedEvent.from_stream(entry_id, fields) for entry_id, fields in entries]
+
+    async def wait_for_events(self, after: str, block_ms: int, limit: int = 1000) -> list[FeedEvent]:
+        """Blocks up to `block_ms` for events after `after` (XREAD BLOCK)."""
+        answer = await self.redis.xread({self.keys.events: after}, count=limit, block=block_ms)
+        if not answer:
+            return []
+        return [FeedEvent.from_stream(entry_id, fields) for entry_id, fields in answer[0][1]]
+
+    async def oldest_event_id(self) -> str | None:
+        entries = await self.redis.xrange(self.keys.events, count=1)
+        return _text(entries[0][0]) if entries else None
+
+    # -- idempotent customer requests ---------------------------------------------
+
+    async def reserve_request(
+        self, conversation_id: str, message_id: str, ttl_s: int = 86_400
+    ) -> dict[str, Any] | None:
+        """Reserves a client message id. Returns the stored answer of an earlier
+        request with that id, or None when this request is the first."""
+        key = self.keys.dedupe(conversation_id, message_id)
+        if await self.redis.set(key, "pending", nx=True, ex=ttl_s):
+            return None
+        stored = await self.redis.get(key)
+        if stored is None or _text(stored) == "pending":
+            raise Conflict("duplicate_in_progress", "A request with this message_id is being processed.")
+        answer: dict[str, Any] = json.loads(_text(stored))
+        return answer
+
+    async def store_answer(
+        self, conversation_id: str, message_id: str, answer: dict[str, Any], ttl_s: int = 86_400
+    ) -> None:
+        await self.redis.set(self.keys.dedupe(conversation_id, message_id), json.dumps(answer), ex=ttl_s)
+
+    async def earlier_answer(self, conversation_id: str, message_id: str) -> dict[str, Any] | None:
+        """The stored answer to a finished request with this client message id, if any."""
+        stored = await self.redis.get(self.keys.dedupe(conversation_id, message_id))
+        if stored is None or _text(stored) == "pending":
+            return None
+        answer: dict[str, Any] = json.loads(_text(stored))
+        return answer
+
+    async def unbind_customer_token(self, conversation_id: str, token: str) -> None:
+        """Frees a sender whose first message failed, so a retry can bind a token anew."""
+        key = self.keys.conversation(conversation_id)
+        stored = await self.redis.hget(key, "token")
+        if stored is not None and hmac.compare_digest(_text(stored), hash_token(token)):
+            await self.redis.hdel(key, "token")
+
+    async def forget_request(self, conversation_id: str, message_id: str) -> None:
+        await self.redis.delete(self.keys.dedupe(conversation_id, message_id))
+
+    # -- settings ----------------------------------------------------------------
+
+    async def desk_settings(self, defaults: DeskSettings) -> DeskSettings:
+        raw = await self.redis.hgetall(self.keys.settings)
+        return DeskSettings.from_redis({_text(k): _text(v) for k, v in raw.items()}, defaults)
+
+    async def save_desk_settings(self, settings: DeskSettings) -> None:
+        await self.redis.hset(self.keys.settings, mapping=settings.to_redis())  # type: ignore[arg-type]
+
+    # -- training examples ---------------------------------------------------------
+
+    async def add_training_example(self, example: TrainingExample) -> bool:
+        """Stores an example; the same text with the same intent is merged into
+        the one record (its contributors grow). True when it is new."""
+        key = self.keys.training_examples
+        for _ in range(20):
+            stored = await self.redis.hget(key, example.id)
+            record = TrainingExample.from_storage(json.loads(_text(stored))).merged_with(example) if stored else example
+            # Written only if the record is still what was read (as WATCH did).
+            result = await self._run(
+                "hash_compare_and_set",
+                [key],
+                [example.id, json.dumps(record.to_storage()), "0" if stored is None else "1",
+                 "" if stored is None else _text(stored)],
+            )  # fmt: skip
+            if result[0] == "ok":
+                return stored is None
+        raise Conflict("busy", "Training examples changed meanwhile; try again.")
+
+    async def training_example(self, example_id: str) -> TrainingExample | None:
+        stored = await self.redis.hget(self.keys.training_examples, example_id)
+        return TrainingExample.from_storage(json.loads(_text(stored))) if stored else None
+
+    async def replace_training_example(self, old_id: str, example: TrainingExample) -> None:
+        """Saves an edited example (its id follows its text and intent)."""
+        removed = [old_id] if old_id != example.id else []
+        await self._update_hash(self.keys.training_examples, removed, {example.id: json.dumps(example.to_storage())})
+
+    async def training_examples(self) -> list[TrainingExample]:
+        raw = await self.redis.hgetall(self.keys.training_examples)
+        examples = [TrainingExample.from_storage(json.loads(_text(value))) for value in raw.values()]
+        examples.sort(key=lambda e: (e.intent, e.text))
+        return examples

@@ -1,0 +1,488 @@
+"""The agent console and the customer chat page in a real browser (Debian's
+Chromium, headless), against the real system: Rasa on two servers, the action
+server and Redis. Each run saves screenshots to tests/artifacts/screenshots/;
+with UPDATE_SCREENSHOTS=1 it refreshes the README's in docs/images/ too."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import yarl
+from playwright.async_api import Browser, Locator, Page, expect
+
+from tests.api_client import ApiClient
+from tests.browser import (
+    DESKTOP,
+    PHONE,
+    README_IMAGES,
+    SCREENSHOTS,
+    ConsoleLog,
+    Simultaneous,
+    chromium,
+    open_page,
+    response_text,
+    sign_in,
+)
+from tests.channel_server import agent_token
+from tests.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+GIBBERISH = "xkcd qwfp zzvb blorf"
+CONFLICT = "Failed to load resource: the server responded with a status of 409 (Conflict)"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as running:
+        yield running
+
+
+async def customer_says(chat: Page, text: str) -> None:
+    box = chat.get_by_role("textbox", name="Message")
+    await box.fill(text)
+    await box.press("Enter")
+    await expect(chat.locator(".message--customer .bubble").filter(has_text=text).last).to_be_visible()
+    await expect(chat.locator(".message--customer .message-state")).to_have_count(0)
+
+
+async def sender_of(chat: Page) -> str:
+    sender = await chat.evaluate("localStorage.getItem('handoff.chat.sender')")
+    assert isinstance(sender, str) and sender
+    return sender
+
+
+def bot_bubbles(chat: Page, text: str) -> Locator:
+    return chat.locator(".message--bot:not(.message--local) .bubble").filter(has_text=text)
+
+
+def waiting_item(console: Page, sender: str) -> Locator:
+    return console.locator(f'#conversation-list .item[data-id="{sender}"]')
+
+
+async def test_two_agents_one_customer_in_the_browser(stack: Stack, browser: Browser) -> None:
+    """gibberish in the chat page → both consoles see the customer (live, with a
+    sound and a title badge) → both click Start Chat, one wins, the other is told
+    who → chat both ways → Add to training → Assign to Bot → the bot answers."""
+    log = ConsoleLog()
+    names = {"alice": "Alice Martin", "bob": "Bob Keller"}
+    tokens = {agent: agent_token(agent, name=name) for agent, name in names.items()}
+
+    alice = await open_page(browser, f"{stack.rasa[0].handoff}/console", log, "alice", DESKTOP)
+    bob = await open_page(browser, f"{stack.rasa[1].handoff}/console/", log, "bob", DESKTOP)
+    consoles = {"alice": alice, "bob": bob}
+    for agent, console in consoles.items():
+        await expect(console.get_by_role("heading", name="Sign in")).to_be_visible()
+        await sign_in(console, tokens[agent])
+        await expect(console.locator("#agent-name")).to_have_text(names[agent])
+        assert tokens[agent] not in console.url
+        assert await console.evaluate("sessionStorage.getItem('handoff.console.token')") == tokens[agent]
+        await expect(console.get_by_role("tab", name=re.compile("^Waiting"))).to_have_attribute("aria-selected", "true")
+
+    # The customer: the bot answers, then does not understand and hands over.
+    chat = await open_page(browser, f"{stack.rasa[0].handoff}/chat/", log, "chat", DESKTOP)
+    await customer_says(chat, "hello")
+    await expect(bot_bubbles(chat, response_text("utter_greet"))).to_have_count(1)
+    assert await chat.evaluate("localStorage.getItem('handoff.chat.token')")
+    await customer_says(chat, GIBBERISH)
+    await expect(bot_bubbles(chat, response_text("utter_agent_fallback"))).to_be_visible()
+    await expect(chat.locator("#chat-status-text")).to_have_text("Waiting for a colleague…")
+    sender = await sender_of(chat)
+
+    # Both consoles see the customer appear in Waiting, live: wait time, last
+    # message, a notification with sound and the count in the tab title.
+    for console in consoles.values():
+        item = waiting_item(console, sender)
+        await expect(item).to_be_visible()
+        await expect(item.locator(".item-last")).to_have_text(GIBBERISH)
+        await expect(item.locator(".item-time.wait")).to_have_text(re.compile(r"^\d+s$|^\d+m \d\ds$"))
+        await expect(console.locator(".toast").filter(has_text=f"New customer waiting: {sender}")).to_be_visible()
+        await expect(console).to_have_title(re.compile(r"^\(\d+\) Handoff console$"))
+        assert await console.evaluate("window.__tones") > 0, "no notification sound was played"
+        since = await console.locator("#conversation-list .item-time.wait").evaluate_all(
+            "nodes => nodes.map(n => Number(n.dataset.since))"
+        )
+        assert since == sorted(since), "Waiting is not longest-waiting first"
+
+    # Both open the conversation: the whole transcript, the details, Start Chat.
+    for console in consoles.values():
+        await waiting_item(console, sender).click()
+        transcript = console.get_by_role("log", name="Transcript")
+        await expect(transcript.locator(".msg--customer").filter(has_text=GIBBERISH)).to_be_visible()
+        await expect(
+            transcript.locator(".msg--bot").filter(has_text=response_text("utter_agent_fallback"))
+        ).to_be_visible()
+        await expect(console.locator("#details-list")).to_contain_text("The bot did not understand")
+        await expect(console.get_by_role("button", name="Start Chat")).to_be_visible()
+
+    # Both click Start Chat at once (their requests are held until both were sent).
+    together = Simultaneous(count=2)
+    for console in consoles.values():
+        await together.install(console, "**/claim")
+    await asyncio.gather(*(c.get_by_role("button", name="Start Chat").click() for c in consoles.values()))
+    for console in consoles.values():
+        await expect(console.locator("#composer:visible, #notice:visible")).to_have_count(1)
+    # The live feed can show the winner's composer before the held answer reached the test.
+    for _ in range(100):
+        if len(together.statuses) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(together.statuses) == [200, 409], together.statuses
+    winners = [agent for agent, console in consoles.items() if await console.locator("#composer").is_visible()]
+    assert len(winners) == 1, winners
+    winner = winners[0]
+    loser = "bob" if winner == "alice" else "alice"
+    winning, losing = consoles[winner], consoles[loser]
+    await expect(losing.locator("#notice")).to_have_text(f"{names[winner]} already took this conversation.")
+    await expect(losing.locator("#composer")).to_be_hidden()
+    await expect(losing.get_by_role("button", name="Start Chat")).to_be_hidden()
+    for console in consoles.values():
+        await expect(waiting_item(console, sender)).to_have_count(0, timeout=3000)
+        await expect(console.locator(".toast").filter(has_text=f"New customer waiting: {sender}")).to_have_count(0)
+    await expect(chat.locator(".message--system").filter(has_text=f"{names[winner]} joined the chat.")).to_be_visible()
+    await expect(chat.locator("#chat-title")).to_have_text(names[winner])
+
+    # They chat: Enter sends, Shift+Enter makes a new line; both ways, live.
+    composer = winning.get_by_label("Message to the customer")
+    await composer.fill("Hi, I'm here to help.")
+    await composer.press("Enter")
+    await expect(chat.locator(".message--agent .bubble").filter(has_text="Hi, I'm here to help.")).to_be_visible()
+    await composer.press_sequentially("Which order is it?")
+    await composer.press("Shift+Enter")
+    await composer.press_sequentially("The number is on your receipt.")
+    await expect(composer).to_have_value("Which order is it?\nThe number is on your receipt.")
+    await composer.press("Enter")
+    await expect(composer).to_have_value("")
+    await expect(chat.locator(".message--agent .bubble").last).to_have_text(
+        "Which order is it?\nThe number is on your receipt."
+    )
+    await customer_says(chat, "my parcel never came")
+    for console in consoles.values():
+        transcript = console.get_by_role("log", name="Transcript")
+        await expect(transcript.locator(".msg--customer").filter(has_text="my parcel never came")).to_be_visible()
+
+    # Add to training: the intent picker offers the domain's intents.
+    message = winning.locator("#transcript .msg--customer").filter(has_text="my parcel never came")
+    await message.get_by_role("button", name="Add to training").click()
+    dialog = winning.get_by_role("dialog", name="Add to training")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.get_by_label("Example text")).to_have_value("my parcel never came")
+    picker = dialog.get_by_label("Intent")
+    await expect(picker.locator('option[value="order_status"]')).to_have_count(1)
+    await picker.select_option("order_status")
+    await dialog.get_by_role("button", name="Add example").click()
+    await expect(dialog).to_be_hidden()
+    await expect(message.locator(".trained-tag")).to_have_text("Training: order_status")
+    async with aiohttp.ClientSession() as http:
+        status, stored = await ApiClient(stack.rasa[1].handoff, http).request(
+            "GET", "/agent/training-examples", token=tokens[winner]
+        )
+    assert status == 200
+    assert {"text": "my parcel never came", "intent": "order_status", "conversation": sender, "agent": winner} in [
+        {k: e[k] for k in ("text", "intent", "conversation", "agent")} for e in stored["examples"]
+    ]
+
+    # The screenshots for the README, at 1280x800.
+    await winning.get_by_role("tab", name=re.compile("^Mine")).click()
+    await expect(waiting_item(winning, sender)).to_have_attribute("aria-current", "true")
+    for close in await winning.locator(".toast-close").all():
+        await close.click()
+    await expect(winning.locator(".toast")).to_have_count(0)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    folders = [SCREENSHOTS, README_IMAGES] if os.environ.get("UPDATE_SCREENSHOTS") == "1" else [SCREENSHOTS]
+    for folder in folders:
+        await winning.screenshot(path=str(folder / "console.png"))
+        await chat.screenshot(path=str(folder / "chat.png"))
+    assert (SCREENSHOTS / "console.png").stat().st_size > 10_000
+
+    # Assign to Bot: the close icon's menu. The customer is told, and the bot answers again.
+    await winning.get_by_role("button", name="Close conversation").click()
+    await winning.get_by_role("menuitem", name=re.compile("Assign to Bot")).click()
+    await expect(bot_bubbles(chat, response_text("utter_bot_assigned"))).to_be_visible()
+    await expect(chat.locator("#chat-status-text")).to_have_text("Assistant · answers instantly")
+    await customer_says(chat, "hello")
+    await expect(bot_bubbles(chat, response_text("utter_greet"))).to_have_count(2)
+    for console in consoles.values():
+        await expect(console.locator("#conversation-subtitle .badge")).to_have_text("Bot")
+        await expect(console.locator("#composer")).to_be_hidden()
+        transcript = console.get_by_role("log", name="Transcript")
+        await expect(
+            transcript.locator(".msg--bot").filter(has_text=response_text("utter_bot_assigned"))
+        ).to_be_visible()
+    await expect(winning.locator(f'#conversation-list .item[data-id="{sender}"]')).to_have_count(0)  # not Mine any more
+
+    # Stats: the gibberish is among the messages the bot did not understand, one
+    # click from Add to training and from the conversation it came from.
+    await losing.get_by_role("button", name="Stats").click()
+    stats = losing.locator("#stats-view")
+    await expect(stats.locator('[data-stat="handoffs"] .stat-value')).to_have_text(re.compile(r"^[1-9]\d*$"))
+    item = stats.locator(".fallback-item").filter(has_text=GIBBERISH)
+    await expect(item.get_by_role("button", name="Add to training")).to_be_visible()
+    latest = item.get_by_role("button", name="Open conversation")
+    conversation = (await latest.get_attribute("title") or "").rsplit(" ", 1)[-1]
+    await latest.click()
+    await expect(stats).to_be_hidden()
+    await expect(losing.locator("#conversation-name")).to_have_text(conversation)
+
+    assert log.unexpected([f"{loser}: {CONFLICT}"]) == [], log.errors
+
+
+async def test_desk_tools_in_the_browser(stack: Stack, browser: Browser) -> None:
+    """A supervisor adds a canned response → an agent claims a customer, names them,
+    inserts the response with `/` (placeholders filled), adds a private note, sees
+    the bot's reading, goes Away, transfers the chat to a colleague → the colleague
+    hands it to the bot → the first agent takes it over from Live."""
+    log = ConsoleLog()
+    names = {"sara": "Sara Lind", "dave": "Dave Novak", "erin": "Erin Vogel"}
+    tokens = {
+        "sara": agent_token("sara", role="supervisor", name=names["sara"]),
+        "dave": agent_token("dave", name=names["dave"]),
+        "erin": agent_token("erin", name=names["erin"]),
+    }
+    consoles: dict[str, Page] = {}
+    for agent in names:
+        consoles[agent] = await open_page(browser, f"{stack.rasa[0].handoff}/console/", log, agent, DESKTOP)
+        await sign_in(consoles[agent], tokens[agent])
+    sara, dave, erin = consoles["sara"], consoles["dave"], consoles["erin"]
+    await expect(dave.get_by_role("button", name="Canned responses")).to_be_hidden()
+
+    # The supervisor adds a canned response in the manager.
+    await sara.get_by_role("button", name="Canned responses").click()
+    manager = sara.get_by_role("dialog", name="Canned responses")
+    await expect(manager).to_be_visible()
+    await manager.get_by_label("Shortcut").fill("orderhelp")
+    await manager.get_by_label("Title").fill("Order help")
+    await manager.get_by_label("Text").fill("Hi {customer_name}, {agent_name} here. Let me check your order.")
+    await manager.get_by_role("button", name="Save response").click()
+    await expect(manager.locator(".canned-row").filter(has_text="/orderhelp")).to_be_visible()
+    await expect(manager.get_by_role("button", name="Edit /orderhelp")).to_be_visible()
+    await manager.get_by_role("button", name="Close").click()
+    await expect(manager).to_be_hidden()
+
+    # A customer the bot cannot help; Dave starts the chat.
+    chat = await open_page(browser, f"{stack.rasa[0].handoff}/chat/", log, "desk-chat", DESKTOP)
+    await customer_says(chat, GIBBERISH)
+    await expect(bot_bubbles(chat, response_text("utter_agent_fallback"))).to_be_visible()
+    sender = await sender_of(chat)
+    await waiting_item(dave, sender).click()
+    await dave.get_by_role("button", name="Start Chat").click()
+    composer = dave.get_by_label("Message to the customer")
+    await expect(composer).to_be_focused()
+
+    # Customer details: the name is saved and fills {customer_name}.
+    panel = dave.locator("#details")
+    await panel.get_by_label("Name", exact=True).fill("Dana Scully")
+    await panel.get_by_label("Email").fill("dana@example.com")
+    await panel.get_by_role("button", name="Save details").click()
+    await expect(dave.locator(".toast").filter(has_text="Customer details saved.")).to_be_visible()
+    async with aiohttp.ClientSession() as http:
+        api = ApiClient(stack.rasa[1].handoff, http)
+        status, details = await api.request("GET", f"/agent/conversations/{sender}/customer", token=tokens["erin"])
+    assert status == 200 and details["customer"] == {"name": "Dana Scully", "email": "dana@example.com"}
+
+    # `/` opens the picker; Escape closes it; typing filters; Enter inserts, Enter sends.
+    picker = dave.get_by_role("listbox", name="Canned responses")
+    await composer.press_sequentially("/")
+    await expect(picker).to_be_visible()
+    await expect(composer).to_have_attribute("aria-expanded", "true")
+    await composer.press("Escape")
+    await expect(picker).to_be_hidden()
+    await expect(composer).to_have_value("/")
+    await composer.press_sequentially("order")
+    option = picker.get_by_role("option").filter(has_text="/orderhelp")
+    await expect(option).to_have_attribute("aria-selected", "true")
+    await dave.screenshot(path=str(SCREENSHOTS / "console-canned.png"))
+    await composer.press("Enter")
+    filled = "Hi Dana Scully, Dave Novak here. Let me check your order."
+    await expect(composer).to_have_value(filled)
+    await expect(picker).to_be_hidden()
+    await composer.press("Enter")
+    await expect(composer).to_have_value("")
+    await expect(chat.locator(".message--agent .bubble").filter(has_text=filled)).to_be_visible()
+
+    # A private note: in the panel, never in the customer's messages.
+    note = "Asked twice already; be patient."
+    await expect(panel.get_by_text("Only agents see notes")).to_be_visible()
+    await panel.get_by_label("New note").fill(note)
+    await panel.get_by_role("button", name="Add note").click()
+    await expect(panel.locator(".note").filter(has_text=note)).to_contain_text("Dave Novak (you)")
+    await expect(panel.get_by_label("New note")).to_have_value("")
+
+    # The bot's reading under the customer's messages.
+    await customer_says(chat, "where is my parcel")
+    said = dave.locator("#transcript .msg--customer").filter(has_text="where is my parcel")
+    await expect(said.locator(".msg-reading")).to_have_text(re.compile(r"[a-z_]+ \d\.\d\d"))
+
+    # Away, then back Online: PUT /agent/status.
+    presence = dave.get_by_label("Your status")
+    await presence.select_option("away")
+    await expect(dave.locator(".toast").filter(has_text="You are Away.")).to_be_visible()
+    async with aiohttp.ClientSession() as http:
+        api = ApiClient(stack.rasa[1].handoff, http)
+        status, listed = await api.request("GET", "/agent/agents", token=tokens["sara"])
+        assert status == 200
+        assert {a["id"]: a["status"] for a in listed["agents"]}["dave"] == "away"
+        await presence.select_option("online")
+        await expect(dave.locator(".toast").filter(has_text="You are Online.")).to_be_visible()
+        chat_token = await chat.evaluate("localStorage.getItem('handoff.chat.token')")
+        async with http.get(
+            f"{stack.rasa[0].handoff}/customer/messages", headers={"Authorization": f"Bearer {chat_token}"}
+        ) as answer:
+            received = await answer.json()
+    texts = [m["text"] for m in received["messages"]]
+    assert filled in texts
+    assert not any(note in text for text in texts), texts
+    await expect(chat.get_by_text(note)).to_have_count(0)
+
+    # Transfer to Erin: the agents with their status; the customer is told.
+    await dave.get_by_role("button", name="Close conversation").click()
+    await dave.get_by_role("menuitem", name=re.compile("Transfer to")).click()
+    transfer = dave.get_by_role("dialog", name="Transfer to…")
+    await expect(transfer.get_by_role("button", name="Back to the queue")).to_be_visible()
+    target = transfer.get_by_role("button", name=re.compile("Erin Vogel"))
+    await expect(target).to_contain_text("Online")
+    await dave.screenshot(path=str(SCREENSHOTS / "console-transfer.png"))
+    await target.click()
+    await expect(transfer).to_be_hidden()
+    await expect(chat.locator(".message--system").filter(has_text="Erin Vogel took over the chat.")).to_be_visible()
+    await expect(dave.locator("#composer")).to_be_hidden()
+    await erin.get_by_role("tab", name=re.compile("^Mine")).click()
+    await expect(waiting_item(erin, sender)).to_be_visible()
+    await dave.get_by_role("tab", name=re.compile("^Mine")).click()
+    await expect(waiting_item(dave, sender)).to_have_count(0)
+
+    # Erin sees the note and the details, then hands the customer to the bot.
+    await waiting_item(erin, sender).click()
+    await expect(erin.locator("#details .note").filter(has_text=note)).to_be_visible()
+    await expect(erin.locator("#customer-name")).to_have_value("Dana Scully")
+    await erin.get_by_role("button", name="Close conversation").click()
+    await erin.get_by_role("menuitem", name=re.compile("Assign to Bot")).click()
+    await expect(bot_bubbles(chat, response_text("utter_bot_assigned"))).to_be_visible()
+
+    # Dave takes it over from Live: the bot stops, the composer is his.
+    await dave.get_by_role("tab", name=re.compile("^Live")).click()
+    await waiting_item(dave, sender).click()
+    await dave.get_by_role("button", name="Take over").click()
+    await expect(dave.get_by_label("Message to the customer")).to_be_visible()
+    await expect(dave.get_by_role("button", name="Take over")).to_be_hidden()
+    await expect(chat.locator(".message--system").filter(has_text="Dave Novak joined the chat.").last).to_be_visible()
+
+    await dave.screenshot(path=str(SCREENSHOTS / "console-desk.png"))
+    assert log.unexpected([]) == [], log.errors
+
+
+async def test_console_and_chat_on_a_phone(stack: Stack, browser: Browser) -> None:
+    """At 390 px wide the Waiting list and a conversation are reachable, by keyboard too."""
+    log = ConsoleLog()
+    token = agent_token("carol", name="Carol Diaz")
+    console = await open_page(browser, f"{stack.rasa[1].handoff}/console/", log, "phone-console", PHONE)
+    await sign_in(console, token)
+
+    # The mute switch holds across a reload (the session's token does too).
+    sound = console.get_by_role("switch", name="Sound for new customers")
+    await expect(sound).to_have_attribute("aria-checked", "true")
+    await sound.click()
+    await expect(sound).to_have_attribute("aria-checked", "false")
+    await console.reload()
+    await console.locator('#connection[data-status="live"]').wait_for()
+    await expect(sound).to_have_attribute("aria-checked", "false")
+    await console.get_by_role("tab", name=re.compile("^Waiting")).click()  # a gesture: sound could play now
+    chat = await open_page(browser, f"{stack.rasa[0].handoff}/chat/", log, "phone-chat", PHONE)
+    await customer_says(chat, GIBBERISH)
+    await expect(bot_bubbles(chat, response_text("utter_agent_fallback"))).to_be_visible()
+    sender = await sender_of(chat)
+
+    for page in (console, chat):
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{page.url} scrolls sideways ({width}px)"
+
+    await expect(console.locator(".toast").filter(has_text=f"New customer waiting: {sender}")).to_be_visible()
+    await expect(console).to_have_title(re.compile(r"^\(\d+\) Handoff console$"))
+    assert await console.evaluate("window.__tones") == 0, "muted, yet a sound was played"
+
+    # The tabs follow the arrow keys.
+    waiting_tab = console.get_by_role("tab", name=re.compile("^Waiting"))
+    await waiting_tab.focus()
+    await console.keyboard.press("ArrowRight")
+    await expect(console.get_by_role("tab", name=re.compile("^Live"))).to_have_attribute("aria-selected", "true")
+    await console.keyboard.press("ArrowLeft")
+    await expect(waiting_tab).to_have_attribute("aria-selected", "true")
+
+    # Open the customer and take the chat with the keyboard alone.
+    item = waiting_item(console, sender)
+    await expect(item).to_be_visible()
+    await item.focus()
+    await console.keyboard.press("Enter")
+    await expect(console.locator(".sidebar")).to_be_hidden()
+    start = console.get_by_role("button", name="Start Chat")
+    await expect(start).to_be_visible()
+    await expect(console.get_by_role("log", name="Transcript").locator(".msg--customer")).to_have_text(
+        re.compile(GIBBERISH)
+    )
+    await start.focus()
+    await console.keyboard.press("Enter")
+    composer = console.get_by_label("Message to the customer")
+    await expect(composer).to_be_focused()
+    await composer.press_sequentially("Hello from my phone")
+    await composer.press("Enter")
+    await expect(chat.locator(".message--agent .bubble").filter(has_text="Hello from my phone")).to_be_visible()
+    width = await console.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the conversation scrolls sideways ({width}px)"
+    await console.screenshot(path=str(SCREENSHOTS / "console-phone.png"))
+
+    # Hand back with the keyboard, then go back to the list.
+    close = console.get_by_role("button", name="Close conversation")
+    await close.focus()
+    await console.keyboard.press("Enter")
+    await expect(console.get_by_role("menuitem", name=re.compile("Assign to Bot"))).to_be_focused()
+    await console.keyboard.press("Enter")
+    await expect(bot_bubbles(chat, response_text("utter_bot_assigned"))).to_be_visible()
+    await console.get_by_role("button", name="Back to the list").click()
+    await expect(console.get_by_role("tab", name=re.compile("^Waiting"))).to_be_visible()
+
+    assert log.unexpected([]) == [], log.errors
+
+
+async def test_static_files_are_served_safely(stack: Stack) -> None:
+    """Both pages at their bare path and with the slash; known files only."""
+    base = stack.rasa[0].handoff
+    async with aiohttp.ClientSession() as http:
+        for app, title in (("console", "<title>Handoff console</title>"), ("chat", "<title>Chat with Parcel")):
+            async with http.get(f"{base}/{app}", allow_redirects=False) as bare:
+                assert bare.status == 308 and bare.headers["Location"] == f"{app}/"
+            async with http.get(f"{base}/{app}") as followed:
+                assert followed.status == 200 and str(followed.url) == f"{base}/{app}/"
+                assert title in await followed.text()
+            async with http.get(f"{base}/{app}/") as page:
+                assert page.status == 200
+                assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+                policy = page.headers["Content-Security-Policy"]
+                assert "default-src 'self'" in policy and "script-src 'self'" in policy
+                etag = page.headers["ETag"]
+            async with http.get(f"{base}/{app}/", headers={"If-None-Match": etag}) as cached:
+                assert cached.status == 304
+            async with http.get(f"{base}/{app}/icon.svg") as icon:
+                assert icon.status == 200 and icon.headers["Content-Type"] == "image/svg+xml"
+        async with http.get(f"{base}/console/console.js") as script:
+            assert script.status == 200 and script.headers["Content-Type"].startswith("text/javascript")
+        async with http.get(f"{base}/chat/chat.css") as style:
+            assert style.status == 200 and style.headers["Content-Type"].startswith("text/css")
+        for path in (
+            "/console/nope.js",
+            "/console/../routes_static.py",
+            "/console/%2e%2e/routes_static.py",
+            "/console/..%2froutes_static.py",
+            "/console/%2e%2e%2f%2e%2e%2fchannel.py",
+            "/chat/../console/console.js",
+            "/console//etc/passwd",
+            "/console/%2fetc%2fpasswd",
+            "/console/.hidden",
+        ):
+            url = yarl.URL(base + path, encoded=True)
+            async with http.get(url, allow_redirects=False) as answer:
+                assert answer.status == 404, (path, answer.status)

@@ -1,0 +1,158 @@
+"""End to end: the trained model, `rasa run` (two processes on one Redis), the
+action server and Redis, driven over HTTP and the WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.api_client import ApiClient, LiveSocket, is_message
+from tests.channel_server import agent_token
+from tests.stack import Stack, response_text
+
+pytestmark = pytest.mark.e2e
+
+
+async def tracker_events(stack: Stack, http: aiohttp.ClientSession, sender: str) -> list[dict[str, Any]]:
+    async with http.get(f"{stack.rasa[0].base}/conversations/{sender}/tracker") as answer:
+        assert answer.status == 200
+        events: list[dict[str, Any]] = (await answer.json())["events"]
+        return events
+
+
+async def eventually(check: Any, timeout_s: float = 10) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        result = await check()
+        if result or asyncio.get_running_loop().time() > deadline:
+            return result
+        await asyncio.sleep(0.2)
+
+
+async def test_the_whole_handoff(
+    stack: Stack, first: ApiClient, second: ApiClient, http: aiohttp.ClientSession
+) -> None:
+    """gibberish → handover → Waiting → two agents click, one wins → chat both
+    ways → /restart is just text → release → bot-assigned → the bot answers."""
+    sender = "e2e-customer-1"
+    alice, bob = agent_token("alice"), agent_token("bob")
+    alice_feed = await LiveSocket.open(f"{stack.rasa[0].ws}/agent/ws", alice)
+    bob_feed = await LiveSocket.open(f"{stack.rasa[1].ws}/agent/ws", bob)
+    assert alice_feed.ready["type"] == "ready" and bob_feed.ready["agent"]["id"] == "bob"
+
+    # The bot answers ordinary questions.
+    status, answer = await first.say(sender, "hello")
+    assert status == 200, answer
+    assert answer["state"] == "bot"
+    assert [m["text"] for m in answer["messages"]] == [response_text("utter_greet")]
+    customer = answer["customer_token"]
+
+    # Gibberish: the handover message, and the customer waits.
+    status, answer = await first.say(sender, "xkcd qwfp zzvb blorf", customer)
+    assert status == 200, answer
+    assert answer["state"] == "waiting"
+    assert [m["text"] for m in answer["messages"]] == [response_text("utter_agent_fallback")]
+    for feed in (alice_feed, bob_feed):
+        waiting = await feed.next(lambda f: f.get("event") == "waiting" and f["conversation"] == sender)
+        assert waiting["data"]["state"] == "waiting"
+    for api, token in ((first, alice), (second, bob)):
+        status, listed = await api.request("GET", "/agent/conversations?view=waiting", token=token)
+        assert status == 200 and sender in [c["id"] for c in listed["conversations"]]
+
+    # While waiting, the bot is silent.
+    status, answer = await second.say(sender, "hello?", customer)
+    assert (status, answer["state"], answer["messages"]) == (200, "waiting", [])
+
+    # Two agents click Start Chat at once, on two servers: exactly one wins.
+    results = await asyncio.gather(
+        first.request("POST", f"/agent/conversations/{sender}/claim", token=alice),
+        second.request("POST", f"/agent/conversations/{sender}/claim", token=bob),
+    )
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200, 409], results
+    winner = next(body for status, body in results if status == 200)["agent"]
+    loser_answer = next(body for status, body in results if status == 409)
+    assert loser_answer["error"] == "already_assigned" and loser_answer["agent"] == winner
+    winner_token, winner_api = (alice, first) if winner == "alice" else (bob, second)
+    for api, token in ((first, alice), (second, bob)):
+        status, listed = await api.request("GET", "/agent/conversations?view=waiting", token=token)
+        assert sender not in [c["id"] for c in listed["conversations"]]
+
+    # The customer listens on the other server from here on.
+    customer_feed = await LiveSocket.open(f"{stack.rasa[1].ws}/customer/ws", customer, after="0-0")
+    assert customer_feed.ready["state"] == "assigned"
+    await customer_feed.next(is_message("bot", response_text("utter_agent_fallback")))
+
+    # Chat both ways.
+    status, sent = await winner_api.request(
+        "POST", f"/agent/conversations/{sender}/messages", {"text": "Hi, I'm here to help."}, winner_token
+    )
+    assert status == 201, sent
+    await customer_feed.next(is_message("agent", "Hi, I'm here to help."))
+    winner_feed = alice_feed if winner == "alice" else bob_feed
+    for text in ("/restart", "/greet", "my parcel never came"):
+        status, answer = await first.say(sender, text, customer)
+        assert (status, answer["state"], answer["messages"]) == (200, "assigned", [])
+        await winner_feed.next(is_message("customer", text))
+    status, polled = await first.request("GET", "/customer/messages?after=0-0", token=customer)
+    assert status == 200
+    assert [m["text"] for m in polled["messages"] if m["from"] == "agent"] == ["Hi, I'm here to help."]
+
+    # Release: the customer gets the bot-assigned message, and the bot answers again.
+    status, released = await winner_api.request("POST", f"/agent/conversations/{sender}/release", token=winner_token)
+    assert status == 200, released
+    assert released["state"] == "bot" and released["agent"] is None
+    await customer_feed.next(is_message("bot", response_text("utter_bot_assigned")))
+    status, answer = await second.say(sender, "hello", customer)
+    assert status == 200 and answer["state"] == "bot"
+    assert [m["text"] for m in answer["messages"]] == [response_text("utter_greet")]
+
+    # The transcript holds both parts, in order.
+    status, conversation = await first.request("GET", f"/agent/conversations/{sender}", token=alice)
+    assert status == 200
+    texts = [(m["from"], m["text"]) for m in conversation["transcript"]]
+    expected_in_order = [
+        ("customer", "xkcd qwfp zzvb blorf"),
+        ("bot", response_text("utter_agent_fallback")),
+        ("agent", "Hi, I'm here to help."),
+        ("customer", "/restart"),
+        ("bot", response_text("utter_bot_assigned")),
+        ("customer", "hello"),
+        ("bot", response_text("utter_greet")),
+    ]
+    remaining = iter(texts)
+    assert all(pair in remaining for pair in expected_in_order), texts
+
+    # Rasa's tracker holds the human part too, and the bot was never restarted.
+    async def human_part_recorded() -> list[dict[str, Any]] | None:
+        events = await tracker_events(stack, http, sender)
+        user_texts = [e.get("text") for e in events if e["event"] == "user"]
+        return events if "my parcel never came" in user_texts else None
+
+    events = await eventually(human_part_recorded)
+    assert events, "the customer's messages during the handoff were not recorded in the tracker"
+    assert not any(e["event"] == "restart" for e in events)
+    agent_utterances = [e for e in events if e["event"] == "bot" and (e.get("metadata") or {}).get("agent")]
+    assert [e["text"] for e in agent_utterances] == ["Hi, I'm here to help."]
+    for feed in (alice_feed, bob_feed, customer_feed):
+        await feed.close()
+
+
+async def test_asking_for_a_human_and_disabling_handoff(first: ApiClient) -> None:
+    admin = agent_token("root", role="admin")
+    status, answer = await first.say("e2e-customer-2", "I want to talk to a real person")
+    assert status == 200 and answer["state"] == "waiting"
+    status, conversation = await first.request("GET", "/agent/conversations/e2e-customer-2", token=admin)
+    assert conversation["reason"] == "request_human"
+
+    status, settings = await first.request("PUT", "/agent/settings", {"enabled": False}, admin)
+    assert (status, settings["enabled"]) == (200, False)
+    try:
+        status, answer = await first.say("e2e-customer-3", "xkcd qwfp zzvb blorf")
+        assert status == 200 and answer["state"] == "bot"
+        assert [m["text"] for m in answer["messages"]] == [response_text("utter_handoff_disabled")]
+    finally:
+        await first.request("PUT", "/agent/settings", {"enabled": True}, admin)
