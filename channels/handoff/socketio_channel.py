@@ -10,9 +10,11 @@ through Socket.IO, the bot-assigned message on release.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
@@ -50,6 +52,7 @@ class HandoffSocketIOInput(SocketIOInput):
 
         bp = super().blueprint(with_handoff)
         self._fix_session_rooms()
+        self._keep_message_order()
 
         @bp.listener("before_server_start")
         async def remember_app(app: Sanic, _: Any) -> None:
@@ -80,6 +83,22 @@ class HandoffSocketIOInput(SocketIOInput):
             await sio.emit("session_confirm", data["session_id"], room=sid, namespace=self.namespace)
 
         sio.on("session_request", session_request, namespace=self.namespace)
+
+    def _keep_message_order(self) -> None:
+        """python-socketio runs each event in a task of its own, so two messages sent
+        back to back could reach the bot (or the transcript) swapped. Each client's
+        messages now wait for the one before: tickets are taken before the first await,
+        in the order the tasks were created, which is the order they arrived."""
+        sio = self.sio
+        assert sio is not None
+        handle_message = sio.handlers[self.namespace or "/"][self.user_message_evt]
+        in_order = ArrivalOrder()
+
+        async def user_uttered(sid: str, data: dict[str, Any]) -> None:
+            async with in_order.turn(sid):
+                await handle_message(sid, data)
+
+        sio.on(self.user_message_evt, user_uttered, namespace=self.namespace)
 
     def service(self, app: Sanic) -> HandoffService:
         runtime: HandoffRuntime = app.ctx.handoff
@@ -113,6 +132,27 @@ class HandoffSocketIOInput(SocketIOInput):
                 await self.sio.emit(self.bot_message_evt, payload, room=event.conversation_id, namespace=self.namespace)
         finally:
             runtime.hub.unsubscribe(subscription)
+
+
+class ArrivalOrder:
+    """Runs the work of one key one at a time, in the order `turn` was called."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, asyncio.Future[None]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        previous = self._last.get(key)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._last[key] = mine
+        try:
+            if previous is not None:
+                await asyncio.shield(previous)
+            yield
+        finally:
+            mine.set_result(None)
+            if self._last.get(key) is mine:
+                del self._last[key]
 
 
 class ChannelMembers:
