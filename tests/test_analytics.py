@@ -17,19 +17,11 @@ from channels.handoff.keys import KeySpace
 from channels.handoff.store import HandoffStore, now_ms
 from tests.channel_server import ChannelServer, agent_token
 from tests.redis_server import RedisServer
+from tests.settle import settled
 
 ALICE = agent_token("alice")
 BOB = agent_token("bob")
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-async def settled(redis: Redis, timeout_s: float = 10.0) -> None:
-    """Waits until the servers' analytics counted every event on the feed."""
-    analytics = Analytics(HandoffStore(redis))
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await analytics.caught_up():
-        assert asyncio.get_running_loop().time() < deadline, "the analytics did not catch up"
-        await asyncio.sleep(0.05)
 
 
 async def stats(channel: ChannelServer, query: str = "") -> dict[str, Any]:

@@ -32,6 +32,7 @@ from channels.handoff import auth, sockets, store
 from channels.handoff.auth import ROLES, mint_agent_token
 from channels.handoff.routes_static import STATIC_ROOT
 from tests.channel_server import SECRET, ChannelServer, agent_token
+from tests.settle import settled
 
 PREFIX = "/webhooks/handoff"
 OWNER = agent_token("owner")
@@ -210,7 +211,9 @@ async def call(
 
 async def snapshot(redis: Redis) -> dict[str, Any]:
     """Every key and its value: a refused request must leave all of it as it was (but
-    the rate limit's counters: an authenticated request counts, allowed or not)."""
+    the rate limit's counters: an authenticated request counts, allowed or not), once
+    the analytics counted what came before."""
+    await settled(redis)
     found: dict[str, Any] = {}
     async for key in redis.scan_iter(count=1000):
         if b"}:rate:" in key:

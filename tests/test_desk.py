@@ -270,6 +270,57 @@ async def test_an_agent_who_goes_offline_returns_their_customers_to_the_queue(sw
     await watcher.close()
 
 
+async def assignee(channel: ChannelServer, sender: str, timeout_s: float = 5.0) -> str | None:
+    """Who holds the conversation once auto-assignment had its chance (None: still waiting)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        _, conversation = await channel.request("GET", f"/agent/conversations/{sender}", token=SUPERVISOR)
+        if conversation["state"] == "assigned" or asyncio.get_running_loop().time() > deadline:
+            return conversation["agent"]
+        await asyncio.sleep(0.05)
+
+
+async def test_auto_assignment_gives_new_customers_to_the_least_loaded_online_agent(channel: ChannelServer) -> None:
+    await settings(channel, auto_assign=True)
+    consoles = [await LiveSocket.open(f"{channel.ws_base}/agent/ws", t) for t in (ALICE, BOB, agent_token("aaron"))]
+    assert (await channel.request("PUT", "/agent/status", {"status": "away"}, agent_token("aaron")))[0] == 200
+    customer = await channel.hand_over("c1")
+    assert await assignee(channel, "c1") == "alice"  # Aaron is away; Alice and Bob hold none: the first by id
+    await channel.hand_over("c2")
+    assert await assignee(channel, "c2") == "bob"
+    await channel.hand_over("c3")
+    assert await assignee(channel, "c3") == "alice"
+    _, polled = await channel.request("GET", "/customer/messages", token=customer)
+    assert [m["text"] for m in polled["messages"] if m["from"] == "system"] == ["Alice joined the chat."]
+    status, body = await claim(channel, "c1", BOB)
+    assert (status, body["error"], body["agent"]) == (409, "already_assigned", "alice")
+    for console in consoles:
+        await console.close()
+
+
+async def test_auto_assignment_respects_capacity_and_fills_freed_room(sweeping: ChannelServer) -> None:
+    await settings(sweeping, auto_assign=True, max_chats_per_agent=1)
+    await sweeping.hand_over("c1")
+    assert await assignee(sweeping, "c1", timeout_s=1) is None  # nobody online: it waits
+    consoles = [await LiveSocket.open(f"{sweeping.ws_base}/agent/ws", t) for t in (ALICE, BOB)]
+    assert await assignee(sweeping, "c1") == "alice"  # the sweep finds the agent who came online
+    await sweeping.hand_over("c2")
+    assert await assignee(sweeping, "c2") == "bob"
+    await sweeping.hand_over("c3")
+    assert await assignee(sweeping, "c3", timeout_s=1) is None  # both are full
+    assert (await sweeping.request("POST", "/agent/conversations/c2/release", token=BOB))[0] == 200
+    assert await assignee(sweeping, "c3") == "bob"
+    for console in consoles:
+        await console.close()
+
+
+async def test_without_auto_assignment_customers_wait_for_a_claim(sweeping: ChannelServer) -> None:
+    console = await LiveSocket.open(f"{sweeping.ws_base}/agent/ws", ALICE)
+    await sweeping.hand_over("c1")
+    assert await assignee(sweeping, "c1", timeout_s=1) is None
+    await console.close()
+
+
 ROLE_MATRIX = [
     # (method, path, body, minimum role that may act on another agent's conversation)
     ("POST", "/agent/conversations/c1/messages", {"text": "hi"}, None),

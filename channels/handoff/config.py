@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.handoff.auth import resolve_jwt_secret
-from channels.handoff.settings import DeskSettings
+from channels.handoff.settings import BOOLEAN_SETTINGS, DeskSettings
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -61,6 +61,8 @@ class HandoffConfig:
         desk_values: dict[str, Any] = {"enabled": as_bool(values.get("handoff_enabled", True), "handoff_enabled")}
         for name in desk_names & set(values):
             value = values[name]
+            if name in BOOLEAN_SETTINGS:
+                value = as_bool(value, name)
             desk_values[name] = int(value) if isinstance(value, str) and value.strip().isdigit() else value
         return cls(
             redis_url=str(values.get("redis_url") or defaults.redis_url),

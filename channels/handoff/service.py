@@ -15,10 +15,11 @@ from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 
+from channels.handoff.assignment import Candidate, least_loaded
 from channels.handoff.auth import AgentIdentity, new_customer_token
 from channels.handoff.bridge import INPUT_CHANNEL, ConversationBridge
 from channels.handoff.config import HandoffConfig
-from channels.handoff.errors import Conflict, HandoffError
+from channels.handoff.errors import Conflict, HandoffError, NotFound
 from channels.handoff.output import (
     HandoffCollector,
     TranscriptOutputChannel,
@@ -252,12 +253,45 @@ class HandoffService:
         await self.store.start_waiting(sender, str(request.get("reason") or "nlu_fallback"))
         if isinstance(request.get("reading"), dict):
             await self.store.add_reading(sender, message_id, request["reading"])
+        self.background.spawn(self.auto_assign(), "auto-assigning waiting customers")
+
+    async def auto_assign(self, limit: int = 100) -> int:
+        """With the desk's `auto_assign` on, gives waiting customers (longest-waiting
+        first) to the least-loaded online agents with room; returns how many. Each
+        assignment is the atomic claim, so processes doing this at once never collide."""
+        desk = await self.desk_settings()
+        if not desk.auto_assign:
+            return 0
+        online = [a for a in await self.store.agents(desk.offline_grace_s * 1000) if a["status"] == "online"]
+        waiting = await self.store.waiting_since_before(now_ms() + 1, limit) if online else []
+        if not waiting:
+            return 0
+        loads = await self.store.agent_loads([a["id"] for a in online])
+        candidates = [Candidate(a["id"], a["name"], loads[a["id"]]) for a in online]
+        assigned = 0
+        for conversation_id, _ in waiting:
+            while (agent := least_loaded(candidates, desk.max_chats_per_agent)) is not None:
+                try:
+                    await self.store.claim(conversation_id, agent.id, agent.name, desk.max_chats_per_agent)
+                except Conflict as refused:
+                    if refused.code != "capacity_reached":
+                        break  # somebody claimed it meanwhile
+                    candidates.remove(agent)  # full since the loads were read
+                    continue
+                except NotFound:
+                    break
+                agent.load += 1
+                assigned += 1
+                break
+            else:
+                return assigned  # nobody has room
+        return assigned
 
     # -- agents -------------------------------------------------------------------
 
     async def claim(self, conversation_id: str, agent: AgentIdentity) -> Conversation:
-        desk = await self.desk_settings()
-        return await self.store.claim(conversation_id, agent.id, agent.name, desk.max_chats_per_agent)
+        # The script reads the desk's stored capacity itself: one round trip per claim.
+        return await self.store.claim(conversation_id, agent.id, agent.name, self.config.desk.max_chats_per_agent)
 
     async def transfer(self, conversation_id: str, agent: AgentIdentity, target: AgentIdentity | None) -> Conversation:
         """To another agent, or (target None) back to the Waiting queue."""
@@ -347,3 +381,4 @@ class HandoffService:
                     await self.store.transfer(conversation_id, agent_id, None, force=True, reason="agent_offline")
                 except HandoffError:
                     continue
+        await self.auto_assign()  # also gives the returned customers to whoever is online

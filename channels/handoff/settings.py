@@ -85,6 +85,7 @@ class DeskSettings:
     claim_timeout_policy: str = "wait"
     offline_grace_s: int = 60
     review_training: bool = False
+    auto_assign: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -122,8 +123,11 @@ class DeskSettings:
         return settings
 
 
+BOOLEAN_SETTINGS = ("enabled", "review_training", "auto_assign")
+
+
 def _parse(name: str, value: Any) -> Any:
-    if name in ("enabled", "review_training"):
+    if name in BOOLEAN_SETTINGS:
         if not isinstance(value, bool):
             raise _bad(name, "must be true or false")
         return value

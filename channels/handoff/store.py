@@ -317,6 +317,8 @@ class HandoffStore:
         return result[0] == "ok"
 
     async def claim(self, conversation_id: str, agent_id: str, agent_name: str, max_chats: int = 0) -> Conversation:
+        """waiting -> assigned, in one round trip. `max_chats` applies unless the desk
+        settings store their own `max_chats_per_agent` (read inside the script)."""
         k = self.keys
         result = await self._run(
             "claim",
@@ -327,6 +329,7 @@ class HandoffStore:
                 k.events,
                 k.messages(conversation_id),
                 k.all_conversations,
+                k.settings,
             ],
             [
                 conversation_id,
@@ -350,7 +353,9 @@ class HandoffStore:
             )
         if result[0] == "not_waiting":
             raise Conflict("not_waiting", "This conversation is not waiting for an agent.", state=result[1])
-        return await self.require_conversation(conversation_id)
+        claimed = Conversation.from_hash(conversation_id, json.loads(result[1]))
+        assert claimed is not None, "the claim script answers with the claimed conversation"
+        return claimed
 
     async def add_agent_message(self, conversation_id: str, agent_id: str, agent_name: str, text: str) -> Message:
         k = self.keys
@@ -586,6 +591,14 @@ class HandoffStore:
 
     async def agent_conversations(self, agent_id: str) -> list[str]:
         return sorted(_text(i) for i in await self.redis.smembers(self.keys.agent_conversations(agent_id)))
+
+    async def agent_loads(self, agent_ids: Sequence[str]) -> dict[str, int]:
+        """How many conversations each agent holds now (one round trip)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent_id in agent_ids:
+                pipe.scard(self.keys.agent_conversations(agent_id))
+            counts = await pipe.execute()
+        return {agent_id: int(count) for agent_id, count in zip(agent_ids, counts, strict=True)}
 
     # -- agents' presence ----------------------------------------------------------
 

@@ -1,7 +1,8 @@
 -- waiting -> assigned: the first agent to claim wins, everyone else is refused.
--- KEYS: conv, waiting, agent_conversations, events, msgs, all_conversations
--- ARGV: conv_id, agent_id, agent_name, now_ms, events_maxlen, joined_text, max_chats (0: no limit)
--- Returns {'ok'} | {'not_found'} | {'already_assigned', agent, agent_name} | {'not_waiting', state}
+-- KEYS: conv, waiting, agent_conversations, events, msgs, all_conversations, settings
+-- ARGV: conv_id, agent_id, agent_name, now_ms, events_maxlen, joined_text,
+--       max_chats (0: no limit; the desk settings' max_chats_per_agent, when stored, wins)
+-- Returns {'ok', conversation as JSON} | {'not_found'} | {'already_assigned', agent, agent_name} | {'not_waiting', state}
 --       | {'capacity_reached', chats}
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'not_found'} end
@@ -11,13 +12,15 @@ if state == 'assigned' then
 end
 if state ~= 'waiting' then return {'not_waiting', state} end
 local chats = redis.call('SCARD', KEYS[3])
-if tonumber(ARGV[7]) > 0 and chats >= tonumber(ARGV[7]) then return {'capacity_reached', tostring(chats)} end
+local max_chats = tonumber(redis.call('HGET', KEYS[7], 'max_chats_per_agent') or '') or tonumber(ARGV[7])
+if max_chats > 0 and chats >= max_chats then return {'capacity_reached', tostring(chats)} end
 redis.call('HSET', KEYS[1], 'state', 'assigned', 'agent', ARGV[2], 'agent_name', ARGV[3],
   'claimed_at', ARGV[4], 'updated_at', ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
-emit(KEYS[4], ARGV[5], 'claimed', ARGV[1], summary(KEYS[1], ARGV[1]))
+local claimed = summary(KEYS[1], ARGV[1])
+emit(KEYS[4], ARGV[5], 'claimed', ARGV[1], claimed)
 add_message(KEYS[5], KEYS[4], ARGV[5], ARGV[1], 'system', ARGV[6],
   '{"event":"agent_joined","agent_name":' .. cjson.encode(ARGV[3]) .. '}', ARGV[4])
-return {'ok'}
+return {'ok', claimed}

@@ -55,6 +55,7 @@ const state = {
   picker: { open: false, items: [], active: 0 },
   customer: {}, // the open conversation's customer details
   cannedEditing: null, // id of the canned response being edited
+  claiming: new Set(), // ids this console is claiming (a claim of ours not among them was auto-assigned)
 };
 
 const STAFF = ["supervisor", "admin"];
@@ -347,8 +348,10 @@ function onStateChange(event, id, summary) {
     waitingToasts.delete(id);
   }
   if (event === "released" || (["claimed", "transferred"].includes(event) && summary.agent !== state.me.id)) state.unread.delete(id);
-  if (event === "transferred" && summary.agent === state.me.id) {
-    toast(`${id} was transferred to you.`, "info", { action: { label: "Open", run: () => openConversation(id, { focusPane: true }) } });
+  const assignedToMe = event === "claimed" && summary.agent === state.me.id && !state.claiming.has(id);
+  if ((event === "transferred" && summary.agent === state.me.id) || assignedToMe) {
+    const how = assignedToMe ? "assigned" : "transferred";
+    toast(`${id} was ${how} to you.`, "info", { action: { label: "Open", run: () => openConversation(id, { focusPane: true }) } });
     chime();
   }
   renderLists();
@@ -658,6 +661,7 @@ async function claim() {
   const button = $("claim-button");
   button.disabled = true;
   hideNotice();
+  state.claiming.add(id);
   try {
     const claimed = normalize(await state.api.claim(id));
     if (state.openId !== id) return;
@@ -682,6 +686,7 @@ async function claim() {
     }
   } finally {
     button.disabled = false;
+    setTimeout(() => state.claiming.delete(id), 5000); // its "claimed" event has come by then
   }
 }
 
