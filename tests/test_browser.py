@@ -448,6 +448,120 @@ async def test_console_and_chat_on_a_phone(stack: Stack, browser: Browser) -> No
     assert log.unexpected([]) == [], log.errors
 
 
+async def test_admin_changes_desk_settings_in_the_browser(stack: Stack, browser: Browser) -> None:
+    """An admin opens Settings, turns human fallback off, allows 2 chats per agent and
+    sets office hours (Monday, a holiday) → stored, as the API shows; a bad time zone
+    is refused with the server's message and changes nothing → the settings are put
+    back. A plain agent has no Settings button; the view fits a phone."""
+    log = ConsoleLog()
+    admin = agent_token("ines", role="admin", name="Ines Roth")
+    plain = agent_token("otto", name="Otto Berg")
+    async with aiohttp.ClientSession() as http:
+        api = ApiClient(stack.rasa[1].handoff, http)
+
+        async def stored() -> dict[str, object]:
+            status, body = await api.request("GET", "/agent/settings", token=plain)
+            assert status == 200, body
+            return dict(body)
+
+        before = await stored()
+        assert (before["enabled"], before["office_hours"], before["max_chats_per_agent"]) == (True, None, 0)
+        try:
+            # A plain agent: Stats, but no Settings.
+            agent = await open_page(browser, f"{stack.rasa[1].handoff}/console/", log, "otto", DESKTOP)
+            await sign_in(agent, plain)
+            await expect(agent.get_by_role("button", name="Stats")).to_be_visible()
+            await expect(agent.get_by_role("button", name="Settings", exact=True)).to_have_count(0)
+            await expect(agent.locator("#settings-view")).to_be_hidden()
+
+            # The admin opens Settings: the stored values, the browser's time zone for a schedule.
+            console = await open_page(browser, f"{stack.rasa[0].handoff}/console/", log, "ines", DESKTOP)
+            await sign_in(console, admin)
+            button = console.get_by_role("button", name="Settings", exact=True)
+            await button.click()
+            await expect(button).to_have_attribute("aria-pressed", "true")
+            view = console.locator("#settings-view")
+            await expect(view.get_by_role("heading", name="Desk settings")).to_be_focused()
+            enabled = view.get_by_role("switch", name="Human fallback")
+            await expect(enabled).to_be_checked()
+            await expect(view.get_by_label("Always open")).to_be_checked()
+            await expect(view.get_by_label("Offline after (seconds)")).to_have_value(str(before["offline_grace_s"]))
+            await expect(view.get_by_label("Nobody online at handoff")).to_have_value(str(before["no_agents_policy"]))
+
+            # Human fallback off, 2 chats, Monday 08:30-17:00 in Berlin, closed on Christmas.
+            await enabled.uncheck()
+            await view.get_by_label("Max chats per agent").fill("2")
+            await view.get_by_label("On a schedule").check()
+            zone = view.get_by_label("Time zone")
+            browser_zone = await console.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+            await expect(zone).to_have_value(browser_zone)
+            await zone.fill("Europe/Berlin")
+            await view.get_by_role("button", name="Add opening hours on Monday").click()
+            opens = view.get_by_label("Monday opens", exact=True)
+            await expect(opens).to_be_focused()
+            await opens.fill("8:30")
+            await view.get_by_label("Monday closes", exact=True).fill("17:00")
+            await view.get_by_label("Holiday date").fill("2026-12-25")
+            await view.get_by_role("button", name="Add holiday").click()
+            await expect(view.get_by_role("button", name="Remove holiday 2026-12-25")).to_be_visible()
+            await expect(view.locator("#settings-status")).to_have_text("Unsaved changes")
+            await console.screenshot(path=str(SCREENSHOTS / "console-settings.png"))
+            await view.get_by_role("button", name="Save settings").click()
+            await expect(view.locator("#settings-status")).to_contain_text("Saved 3 changes")
+            await expect(opens).to_have_value("08:30")
+            hours = {"timezone": "Europe/Berlin", "weekly": {"mon": [["08:30", "17:00"]]}, "holidays": ["2026-12-25"]}
+            changed = {**before, "enabled": False, "max_chats_per_agent": 2, "office_hours": hours}
+            assert await stored() == changed
+
+            # A time zone the server does not know: its message, next to Save; nothing changes.
+            await zone.fill("Mars/Olympus")
+            await view.get_by_role("button", name="Save settings").click()
+            await expect(view.get_by_role("alert")).to_contain_text("Not saved:")
+            error = view.locator("#settings-error")
+            await expect(error).to_contain_text("unknown time zone 'Mars/Olympus'")
+            await expect(view.locator("#settings-group-hours")).to_have_attribute("aria-invalid", "true")
+            await expect(view.locator("#settings-status")).to_be_empty()
+            assert await stored() == changed
+
+            # Back to how it was, in the console too: always open, fallback on, no limit.
+            await view.get_by_label("Always open").check()
+            await enabled.check()
+            await view.get_by_label("Max chats per agent").fill("0")
+            await view.get_by_role("button", name="Save settings").click()
+            await expect(view.locator("#settings-status")).to_contain_text("Saved 3 changes")
+            await expect(error).to_be_empty()
+            await expect(view.locator("#settings-group-hours")).not_to_have_attribute("aria-invalid", "true")
+            assert await stored() == before
+
+            # Stats takes the view's place; closing Settings gives the focus back to its button.
+            await console.get_by_role("button", name="Stats").click()
+            await expect(view).to_be_hidden()
+            await button.click()
+            await expect(view).to_be_visible()
+            await expect(console.locator("#stats-view")).to_be_hidden()
+            await view.get_by_role("button", name="Close settings").click()
+            await expect(view).to_be_hidden()
+            await expect(button).to_be_focused()
+
+            # On a phone: the whole form, no sideways scrolling, Save in reach.
+            phone = await open_page(browser, f"{stack.rasa[1].handoff}/console/", log, "ines-phone", PHONE)
+            await sign_in(phone, admin)
+            await phone.get_by_role("button", name="Settings", exact=True).click()
+            await expect(phone.get_by_role("switch", name="Human fallback")).to_be_checked()
+            await phone.get_by_label("On a schedule").check()
+            await phone.get_by_role("button", name="Add opening hours on Sunday").click()
+            await expect(phone.get_by_role("button", name="Save settings")).to_be_in_viewport()
+            width = await phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"the settings scroll sideways ({width}px)"
+            await phone.screenshot(path=str(SCREENSHOTS / "console-settings-phone.png"))
+        finally:
+            # Whatever failed above, the other tests get the desk as it was.
+            status, _ = await api.request("PUT", "/agent/settings", before, token=admin)
+            assert status == 200
+    bad_request = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+    assert log.unexpected([f"ines: {bad_request}"]) == [], log.errors
+
+
 async def test_static_files_are_served_safely(stack: Stack) -> None:
     """Both pages at their bare path and with the slash; known files only."""
     base = stack.rasa[0].handoff

@@ -3,6 +3,7 @@
 // It speaks only the public HTTP contract and the agents' WebSocket.
 
 import { AgentApi, ApiError, LiveFeed } from "./api.js";
+import { SettingsView } from "./settings.js";
 import { StatsView } from "./stats.js";
 import { avatarFor, clock, compareIds, duration, el, fullTime, icon, setIcon } from "./ui.js";
 
@@ -51,6 +52,7 @@ const state = {
   muted: localStorage.getItem(MUTED_KEY) === "1",
   trainingFor: null,
   stats: null, // the Stats view
+  settings: null, // the Settings view (admins only)
   canned: null, // the canned responses, loaded on first use
   picker: { open: false, items: [], active: 0 },
   customer: {}, // the open conversation's customer details
@@ -133,8 +135,15 @@ async function startSession(token, knownMe) {
     addToTraining: (message, trigger, conversation) => openTraining(message, trigger, conversation),
     trainedAs: (id) => state.trained.get(id),
     failed: (failure) => failed(failure),
-    onToggle: statsShown,
+    onToggle: (open) => paneViewShown(open, state.settings),
   });
+  if (state.me.role === "admin") {
+    state.settings = new SettingsView({
+      api: state.api,
+      failed: (failure) => failed(failure),
+      onToggle: (open) => paneViewShown(open, state.stats),
+    });
+  }
   state.feed = new LiveFeed(token, {
     onReady: () => refreshAll(),
     onEvent: onEvent,
@@ -463,6 +472,7 @@ async function openConversation(id, { focusPane = false, keepNotice = false } = 
   state.unread.delete(id);
   history.replaceState(null, "", `#${encodeURIComponent(id)}`);
   state.stats?.hide();
+  state.settings?.hide();
   $("placeholder").hidden = true;
   $("conversation-view").hidden = false;
   $("workspace").classList.add("show-conversation");
@@ -500,8 +510,10 @@ function closeConversation() {
   (first || $(`tab-${state.view}`)).focus();
 }
 
-/** The Stats view takes the conversation's place (and, on a phone, the list's). */
-function statsShown(open) {
+/** The Stats or Settings view takes the conversation's place (and, on a phone, the
+ * list's); `other` is the other one of the two, which it replaces. */
+function paneViewShown(open, other) {
+  if (open) other?.hide();
   if (open && state.openId) {
     state.openId = null;
     state.current = null;
