@@ -542,4 +542,20 @@ def test_tokens_are_compared_in_constant_time() -> None:
     assert not re.search(r"hash_token\([^)]*\)\s*[!=]=|[!=]=\s*hash_token\(", source)
     # Agent tokens: PyJWT checks HS256 signatures with hmac.compare_digest, and only HS256 is accepted.
     assert "hmac.compare_digest(" in inspect.getsource(jwt.algorithms.HMACAlgorithm.verify)
-    assert 'algorithms=["HS256"]' in inspect.getsource(auth.verify_agent_token)
+    assert 'algorithms=["HS256"]' in inspect.getsource(auth._verified)
+    # Verified tokens are remembered under their SHA-256 digest, never looked up by the token's own text first.
+    assert "hashlib.sha256(token.encode()).digest()" in inspect.getsource(auth.verify_agent_token)
+
+
+def test_a_remembered_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = mint_agent_token(SECRET, "short-lived", ttl_s=60)
+    assert auth.verify_agent_token(SECRET, token).id == "short-lived"
+    assert auth.verify_agent_token(SECRET, token).id == "short-lived"  # from the cache
+    later = time.time() + 61
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    with pytest.raises(auth.Unauthorized) as refused:
+        auth.verify_agent_token(SECRET, token)
+    assert refused.value.code == "token_expired"
+    with pytest.raises(auth.Unauthorized) as forged:
+        auth.verify_agent_token("another secret", token)  # the cache is per secret
+    assert forged.value.code == "invalid_token"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import hashlib
 import os
 import secrets
 import time
@@ -51,7 +53,19 @@ def mint_agent_token(
 
 
 def verify_agent_token(secret: str, token: str) -> AgentIdentity:
-    """Decodes and checks an agent token; raises Unauthorized on any fault."""
+    """Decodes and checks an agent token; raises Unauthorized on any fault. A token
+    already verified is not decoded again (until it expires): an agent's console
+    sends the same one with every request."""
+    identity, expires = _verified(secret, hashlib.sha256(token.encode()).digest(), token)
+    if expires <= time.time():
+        raise Unauthorized("token_expired", "The agent token has expired.")
+    return identity
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(secret: str, digest: bytes, token: str) -> tuple[AgentIdentity, float]:
+    """The identity a valid token names and when it expires (refusals are not cached).
+    `digest` is the cache's key, so a lookup never compares tokens themselves."""
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["sub", "exp"]})
     except jwt.ExpiredSignatureError as expired:
@@ -62,7 +76,7 @@ def verify_agent_token(secret: str, token: str) -> AgentIdentity:
     agent_id = claims.get("sub")
     if role not in ROLES or not isinstance(agent_id, str) or not agent_id:
         raise Unauthorized("invalid_token", "The agent token names no valid agent or role.")
-    return AgentIdentity(agent_id, str(claims.get("name") or agent_id), role)
+    return AgentIdentity(agent_id, str(claims.get("name") or agent_id), role), float(claims["exp"])
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -17,7 +17,8 @@ from channels.handoff.training import existing_examples
 
 
 def rasa_bridge(app: Sanic) -> ConversationBridge:
-    return RasaBridge(getattr(app.ctx, "agent", None))
+    runtime = getattr(app.ctx, "handoff", None)
+    return RasaBridge(getattr(app.ctx, "agent", None), runtime.recorder if runtime is not None else None)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from channels.handoff.analytics import Analytics
 from channels.handoff.config import HandoffConfig
 from channels.handoff.feed import FeedHub
 from channels.handoff.keys import KeySpace
+from channels.handoff.offloop import OffLoop
 from channels.handoff.service import BackgroundTasks
 from channels.handoff.store import HandoffStore
 
@@ -31,6 +32,7 @@ class HandoffRuntime:
     hub: FeedHub
     background: BackgroundTasks
     analytics: Analytics
+    recorder: OffLoop
     periodic: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
 
@@ -47,7 +49,7 @@ class HandoffRuntime:
         hub.start()
         analytics = Analytics(store)
         analytics.start()
-        return cls(redis, store, hub, BackgroundTasks(), analytics)
+        return cls(redis, store, hub, BackgroundTasks(), analytics, OffLoop())
 
     def every(self, interval_s: float, work: Callable[[], Awaitable[None]], what: str) -> None:
         """Runs `work` every `interval_s` seconds until the server stops; failures are logged."""
@@ -71,6 +73,7 @@ class HandoffRuntime:
         await self.hub.stop()
         await self.analytics.stop()
         await self.background.drain()
+        self.recorder.stop()
         await self.redis.close()
         if isinstance(self.redis, Redis):  # RedisCluster has no connection_pool
             await self.redis.connection_pool.disconnect()
