@@ -20,8 +20,8 @@ from tests.stack import ROOT, RasaProcess, Stack, model_path
 
 @dataclass
 class BenchStack(Stack):
-    """Redis, the action server and one `rasa run` (credentials.yml enables both
-    the handoff channel and Rasa's REST channel on it)."""
+    """Redis, the action server and one `rasa run` (bench/credentials.yml enables
+    both the handoff channel and Rasa's own REST channel on it)."""
 
     rasa_count: int = 1
     profile_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="handoff-bench-profile-")))
@@ -33,7 +33,7 @@ class BenchStack(Stack):
         port = free_port()
         args = [
             sys.executable, "-m", "bench.rasa_sampled", "run", "--model", str(model_path()), "--port", str(port),
-            "--credentials", "credentials.yml", "--endpoints", "endpoints.yml", "--enable-api",
+            "--credentials", "bench/credentials.yml", "--endpoints", "endpoints.yml", "--enable-api",
         ]  # fmt: skip
         process, log = self._spawn(args, f"bench-rasa-{index}.log")
         rasa = RasaProcess(port, process, log)

@@ -12,6 +12,7 @@ from sanic.request import Request
 from channels.handoff.bridge import ConversationBridge, RasaBridge
 from channels.handoff.config import HandoffConfig
 from channels.handoff.http import runtime_of
+from channels.handoff.runtime import HandoffRuntime
 from channels.handoff.service import HandoffService, OnNewMessage
 from channels.handoff.training import existing_examples
 
@@ -19,6 +20,17 @@ from channels.handoff.training import existing_examples
 def rasa_bridge(app: Sanic) -> ConversationBridge:
     runtime = getattr(app.ctx, "handoff", None)
     return RasaBridge(getattr(app.ctx, "agent", None), runtime.recorder if runtime is not None else None)
+
+
+def channel_service(app: Sanic) -> HandoffService:
+    """The handoff for another Rasa channel's blueprint (Socket.IO, REST) on this app."""
+    runtime = runtime_of_app(app)
+    return HandoffService(runtime.store, lambda: rasa_bridge(app), app.ctx.handoff_config, runtime.background)
+
+
+def runtime_of_app(app: Sanic) -> HandoffRuntime:
+    runtime: HandoffRuntime = app.ctx.handoff
+    return runtime
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,10 @@ class KeySpace:
     def channel_members(self, channel: str) -> str:
         return f"{self.base}channel:{channel}"
 
+    def channel_cursors(self, channel: str) -> str:
+        """Conversation id -> the last transcript id handed to a pull channel (REST)."""
+        return f"{self.base}channel:{channel}:delivered"
+
     def rate(self, subject: str, second: int) -> str:
         return f"{self.base}rate:{subject}:{second}"
 

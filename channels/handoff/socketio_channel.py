@@ -22,7 +22,7 @@ from rasa.core.channels.socketio import SocketIOInput
 from redis.exceptions import RedisError
 from sanic import Blueprint, Sanic
 
-from channels.handoff.context import rasa_bridge
+from channels.handoff.context import channel_service
 from channels.handoff.runtime import HandoffRuntime
 from channels.handoff.service import HandoffService, OnNewMessage
 
@@ -101,8 +101,7 @@ class HandoffSocketIOInput(SocketIOInput):
         sio.on(self.user_message_evt, user_uttered, namespace=self.namespace)
 
     def service(self, app: Sanic) -> HandoffService:
-        runtime: HandoffRuntime = app.ctx.handoff
-        return HandoffService(runtime.store, lambda: rasa_bridge(app), app.ctx.handoff_config, runtime.background)
+        return channel_service(app)
 
     def members(self, app: Sanic) -> ChannelMembers:
         runtime: HandoffRuntime = app.ctx.handoff

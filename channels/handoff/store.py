@@ -270,6 +270,11 @@ class HandoffStore:
             "bot_messages", [k.conversation(conversation_id), k.messages(conversation_id), k.events], args
         )
 
+    async def last_message_id(self, conversation_id: str) -> str:
+        """The id of a transcript's latest message ("0-0" when it has none)."""
+        entries = await self.redis.xrevrange(self.keys.messages(conversation_id), count=1)
+        return _text(entries[0][0]) if entries else "0-0"
+
     async def customer_messages(self, conversation_id: str, after: str | None, limit: int = 500) -> list[Message]:
         """Messages to the customer (bot, agent, system) after a message id."""
         return [m for m in await self.transcript(conversation_id, after, limit) if m.author != "customer"]
