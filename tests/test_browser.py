@@ -600,3 +600,146 @@ async def test_static_files_are_served_safely(stack: Stack) -> None:
             url = yarl.URL(base + path, encoded=True)
             async with http.get(url, allow_redirects=False) as answer:
                 assert answer.status == 404, (path, answer.status)
+
+
+async def waiting_order(api: ApiClient, token: str) -> list[str]:
+    """The Waiting queue as the agents' API gives it, longest waiting first."""
+    status, body = await api.request("GET", "/agent/conversations?view=waiting&limit=500", token=token)
+    assert status == 200, body
+    return [c["id"] for c in body["conversations"]]
+
+
+async def shown_place(chat: Page, api: ApiClient, token: str, sender: str) -> tuple[int, list[str]]:
+    """The customer's place as the page shows it, once it agrees with the API's
+    Waiting order (read again until then: the page follows the queue live). Gives
+    the place and the customers ahead of them."""
+    place = chat.get_by_role("status").filter(has_text="in the queue")
+    text, order = "", []
+    for _ in range(100):
+        order = await waiting_order(api, token)
+        assert sender in order, order
+        expected = order.index(sender) + 1
+        text = (await place.text_content() or "") if await place.count() == 1 else ""
+        if re.search(rf"\bnumber {expected}\b", text):
+            return expected, order[: expected - 1]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the page says {text!r}; the API has {sender} at {order.index(sender) + 1}")
+
+
+async def test_chat_page_queue_position_and_stop_waiting(
+    stack: Stack, browser: Browser, first: ApiClient, second: ApiClient
+) -> None:
+    """On a phone: gibberish → handed over, the page shows the customer's place in the
+    queue (as the API orders Waiting) → another customer handed over behind them does
+    not move it; an agent taking the customer ahead moves it up, live → Stop waiting
+    (keyboard) → back with the assistant, the button gone, the conversation with the
+    bot → the next message gets the bot's answer."""
+    log = ConsoleLog()
+    agent = agent_token("quinn", name="Quinn Park")
+    # A customer ahead, handed over through the API.
+    before = f"queue-ahead-{os.urandom(4).hex()}"
+    status, answer = await second.say(before, GIBBERISH)
+    assert status == 200 and answer["state"] == "waiting", answer
+    chat = await open_page(browser, f"{stack.rasa[0].handoff}/chat/", log, "queue-chat", PHONE)
+    stop = chat.get_by_role("button", name="Stop waiting")
+    place = chat.locator("#queue-position")
+    await expect(stop).to_be_hidden()
+    await expect(place).to_be_empty()
+
+    await customer_says(chat, GIBBERISH)
+    await expect(bot_bubbles(chat, response_text("utter_agent_fallback"))).to_be_visible()
+    await expect(chat.locator("#chat-status-text")).to_have_text("Waiting for a colleague…")
+    sender = await sender_of(chat)
+    await expect(place).to_have_attribute("aria-live", "polite")
+    await expect(place).to_have_text(re.compile(r"^You are number \d+ in the queue"))
+    position, ahead = await shown_place(chat, first, agent, sender)
+    assert before in ahead
+    await expect(stop).to_be_visible()
+    await expect(stop).to_be_in_viewport()
+    width = await chat.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the waiting chat scrolls sideways ({width}px)"
+    await chat.screenshot(path=str(SCREENSHOTS / "chat-waiting.png"))
+
+    # Another customer, handed over through the API on the other server: behind this one.
+    behind = f"queue-behind-{os.urandom(4).hex()}"
+    status, behind_answer = await second.say(behind, GIBBERISH)
+    assert status == 200 and behind_answer["state"] == "waiting", behind_answer
+    assert behind_answer["queue_position"] > position, (behind_answer, position)
+    await asyncio.sleep(1)  # time for a queue frame, were one (wrongly) sent
+    now, ahead_now = await shown_place(chat, first, agent, sender)
+    assert behind not in ahead_now
+    if ahead_now == ahead:  # nobody else joined or left the queue ahead meanwhile
+        assert now == position
+
+    # An agent takes the customer ahead: this one moves up, live (a queue frame).
+    status, claimed = await first.request("POST", f"/agent/conversations/{before}/claim", token=agent)
+    assert status == 200, claimed
+    moved, ahead_moved = await shown_place(chat, first, agent, sender)
+    assert before not in ahead_moved
+    if ahead_moved == [c for c in ahead_now if c != before]:
+        assert moved == now - 1
+    status, released = await first.request("POST", f"/agent/conversations/{before}/release", token=agent)
+    assert status == 200, released
+
+    # Stop waiting, with the keyboard: back with the assistant.
+    await stop.focus()
+    await chat.keyboard.press("Enter")
+    await expect(chat.locator(".message--system").filter(has_text="You're back with the assistant.")).to_be_visible()
+    await expect(bot_bubbles(chat, response_text("utter_bot_assigned"))).to_be_visible()
+    await expect(chat.locator("#chat-status-text")).to_have_text("Assistant · answers instantly")
+    await expect(stop).to_be_hidden()
+    await expect(place).to_be_empty()
+    await expect(chat.get_by_role("textbox", name="Message")).to_be_focused()
+    status, conversation = await first.request("GET", f"/agent/conversations/{sender}", token=agent)
+    assert status == 200 and conversation["state"] == "bot", conversation
+    assert sender not in await waiting_order(second, agent)
+
+    await customer_says(chat, "hello")
+    await expect(bot_bubbles(chat, response_text("utter_greet"))).to_have_count(1)
+    await expect(stop).to_be_hidden()
+
+    # The customer behind leaves the queue too, so the other tests find it as it was.
+    status, cancelled = await second.request("POST", "/customer/cancel", token=behind_answer["customer_token"])
+    assert status == 200 and cancelled["state"] == "bot", cancelled
+    assert log.unexpected([]) == [], log.errors
+
+
+async def test_an_away_agent_is_not_notified(stack: Stack, browser: Browser, second: ApiClient) -> None:
+    """An agent sets themselves Away → a customer handed over appears in Waiting, but
+    without a toast or a sound → back Online, the next customer raises both."""
+    log = ConsoleLog()
+    console = await open_page(browser, f"{stack.rasa[0].handoff}/console/", log, "away-console", DESKTOP)
+    await sign_in(console, agent_token("paula", name="Paula Roy"))
+    await console.get_by_role("tab", name=re.compile("^Waiting")).click()  # a gesture: sound could play now
+    presence = console.get_by_label("Your status")
+    await presence.select_option("away")
+    await expect(console.locator(".toast").filter(has_text="You are Away.")).to_be_visible()
+    tones = await console.evaluate("window.__tones")
+    tokens: list[str] = []
+
+    async def hand_over(prefix: str) -> str:
+        sender = f"{prefix}-{os.urandom(4).hex()}"
+        status, answer = await second.say(sender, GIBBERISH)
+        assert status == 200 and answer["state"] == "waiting", answer
+        tokens.append(answer["customer_token"])
+        return sender
+
+    try:
+        quiet = await hand_over("while-away")
+        await expect(waiting_item(console, quiet)).to_be_visible()  # the list still updates
+        await expect(console).to_have_title(re.compile(r"^\(\d+\) Handoff console$"))
+        assert await console.locator(".toast").filter(has_text="New customer waiting").count() == 0
+        assert await console.evaluate("window.__tones") == tones, "Away, yet a sound was played"
+
+        await presence.select_option("online")
+        await expect(console.locator(".toast").filter(has_text="You are Online.")).to_be_visible()
+        loud = await hand_over("while-online")
+        await expect(waiting_item(console, loud)).to_be_visible()
+        await expect(console.locator(".toast").filter(has_text=f"New customer waiting: {loud}")).to_be_visible()
+        await expect(console.locator(".toast").filter(has_text=f"New customer waiting: {quiet}")).to_have_count(0)
+        assert await console.evaluate("window.__tones") > tones, "Online, yet no sound was played"
+    finally:
+        for token in tokens:  # the other tests find the queue as it was
+            status, _ = await second.request("POST", "/customer/cancel", token=token)
+            assert status == 200
+    assert log.unexpected([]) == [], log.errors

@@ -1,7 +1,10 @@
 // The customer chat page, on the customer contract only:
 //   POST ../webhook                      send a message (Authorization: Bearer <customer_token> after the first)
+//   GET  ../customer/messages?after=<id> the messages after an id, and the state (a catch-up without the socket)
+//   POST ../customer/cancel              stop waiting for a colleague: back to the assistant
 //   WebSocket ../customer/ws             bot, agent and system messages as they happen; first frame
-//                                        {"type":"auth","token":…,"after":<last id>} resumes after a drop.
+//                                        {"type":"auth","token":…,"after":<last id>} resumes after a drop;
+//                                        while waiting, {"type":"queue","position":n} frames give the place.
 // The sender id, its customer token and the last message id live in localStorage.
 
 const API = new URL("../", window.location.href);
@@ -23,6 +26,9 @@ const chat = {
   history: [], // rendered messages, oldest first, kept across reloads
   state: "bot",
   agentName: null,
+  queuePosition: null, // 1 = next; null while unknown or not waiting
+  queueFrames: 0, // queue frames the socket delivered (a later one beats an answer sent before it)
+  cancelling: false,
   socket: null,
   retryMs: 500,
   pingTimer: null,
@@ -67,6 +73,7 @@ function forget() {
   chat.token = null;
   chat.lastId = null;
   chat.agentName = null;
+  chat.cancelling = false;
   $("messages").replaceChildren();
   load();
   setState("bot");
@@ -222,14 +229,38 @@ function receive(message) {
 
 function setState(state) {
   if (state) chat.state = state;
+  if (chat.state !== "waiting") chat.queuePosition = null;
   renderState();
+}
+
+function setQueuePosition(position) {
+  chat.queuePosition = Number.isInteger(position) && position > 0 ? position : null;
+  renderState();
+}
+
+function queueText(position) {
+  if (!position) return "";
+  return position === 1 ? "You are number 1 in the queue: you're next." : `You are number ${position} in the queue`;
+}
+
+/** Sets a text only when it changed, so a live region announces changes, not repaints. */
+function setText(element, text) {
+  if (element.textContent !== text) element.textContent = text;
 }
 
 function renderState() {
   const status = $("chat-status");
   const avatar = $("chat-avatar");
   const banner = $("banner");
+  const waiting = chat.state === "waiting";
   status.dataset.state = chat.state;
+  $("waiting").dataset.active = String(waiting);
+  setText($("queue-position"), waiting ? queueText(chat.queuePosition) : "");
+  const stop = $("stop-waiting");
+  stop.hidden = !waiting;
+  stop.disabled = chat.cancelling;
+  stop.setAttribute("aria-busy", String(chat.cancelling));
+  stop.textContent = chat.cancelling ? "Stopping…" : "Stop waiting";
   if (chat.state === "assigned") {
     const name = chat.agentName || "A colleague";
     $("chat-title").textContent = name;
@@ -243,7 +274,7 @@ function renderState() {
     avatar.classList.remove("chat-avatar--person");
     if (chat.state === "waiting") {
       $("chat-status-text").textContent = "Waiting for a colleague…";
-      banner.textContent = "You're in the queue: a colleague will join this chat shortly. Please stay here.";
+      setText(banner, "A colleague will join this chat shortly. Please stay here.");
       banner.hidden = false;
     } else {
       $("chat-status-text").textContent = "Assistant · answers instantly";
@@ -296,6 +327,7 @@ async function deliver(entry, retried = false) {
   $("chat-error").textContent = "";
   chat.sending += 1;
   if (chat.state === "bot") $("typing").hidden = false;
+  const queueFrames = chat.queueFrames;
   let answer;
   try {
     answer = await post({ sender: chat.sender, message: entry.payload, message_id: entry.key });
@@ -333,7 +365,71 @@ async function deliver(entry, retried = false) {
   show(sent);
   for (const message of data.messages || []) receive(message);
   setState(data.state);
+  // The answer's place, unless the socket told a newer one while the request ran.
+  if (data.state === "waiting" && "queue_position" in data && chat.queueFrames === queueFrames) {
+    setQueuePosition(data.queue_position);
+  }
   if (!chat.socket) connect();
+}
+
+// -- stop waiting --------------------------------------------------------------------
+
+async function stopWaiting() {
+  if (chat.cancelling || chat.state !== "waiting" || !chat.token) return;
+  const hadFocus = document.activeElement === $("stop-waiting");
+  $("chat-error").textContent = "";
+  chat.cancelling = true;
+  renderState();
+  let status = 0;
+  let data = null;
+  try {
+    const response = await fetch(new URL("customer/cancel", API), {
+      method: "POST",
+      headers: { Authorization: `Bearer ${chat.token}`, Accept: "application/json" },
+      cache: "no-store",
+    });
+    status = response.status;
+    data = await response.json().catch(() => null);
+  } catch (_) {
+    status = 0;
+  } finally {
+    chat.cancelling = false;
+  }
+  if (status === 200) setState((data && data.state) || "bot");
+  else renderState();
+  // The socket brings the assistant's answer; without it (or after a refusal) ask for it.
+  if (status !== 200 || !chat.socket || chat.socket.readyState !== WebSocket.OPEN) await catchUp();
+  if (chat.state === "waiting") {
+    $("chat-error").textContent =
+      status === 0
+        ? "You seem to be offline. Please try again."
+        : (data && data.message) || "Something went wrong; please try again.";
+  } else if (hadFocus) {
+    $("chat-input").focus(); // the button is gone: the composer is where the customer goes on
+  }
+}
+
+/** The messages after the last one here, and the current state, over HTTP. */
+async function catchUp() {
+  if (!chat.token) return;
+  const url = new URL("customer/messages", API);
+  if (chat.lastId) url.searchParams.set("after", chat.lastId);
+  try {
+    const response = await fetch(url, {
+      headers: { Authorization: `Bearer ${chat.token}`, Accept: "application/json" },
+      cache: "no-store",
+    });
+    if (!response.ok) return;
+    const data = await response.json();
+    for (const message of data.messages || []) {
+      receive(message);
+      if (!chat.lastId || compareIds(message.id, chat.lastId) > 0) chat.lastId = message.id;
+    }
+    save();
+    setState(data.state);
+  } catch (_) {
+    // offline: the socket catches up when it reconnects
+  }
 }
 
 // -- the live socket ----------------------------------------------------------------
@@ -369,6 +465,9 @@ function connect() {
       save();
     } else if (frame.type === "state") {
       setState(frame.state);
+    } else if (frame.type === "queue") {
+      chat.queueFrames += 1;
+      setQueuePosition(frame.position);
     } else if (frame.type === "error") {
       socket.refused = frame.error;
     }
@@ -423,6 +522,7 @@ function boot() {
       $("chat-form").requestSubmit();
     }
   });
+  $("stop-waiting").addEventListener("click", stopWaiting);
   $("new-chat").addEventListener("click", () => {
     forget();
     $("chat-error").textContent = "";

@@ -50,6 +50,7 @@ const state = {
   deferred: 0,
   audio: null,
   muted: localStorage.getItem(MUTED_KEY) === "1",
+  presence: "online", // the agent's own status as the server confirmed it: only online agents are notified
   trainingFor: null,
   stats: null, // the Stats view
   settings: null, // the Settings view (admins only)
@@ -386,14 +387,20 @@ function onMessage(id, message) {
   const mine = state.lists.mine.some((c) => c.id === id);
   if (message.from === "customer" && mine && (id !== state.openId || document.hidden)) {
     state.unread.add(id);
-    chime();
+    if (notifying()) chime();
   }
   renderLists();
 }
 
 const waitingToasts = new Map(); // conversation id -> its "new customer" toast
 
+/** Whether this agent wants to hear about new customers: not while they are Away. */
+function notifying() {
+  return state.presence === "online";
+}
+
 function announceNewCustomer(summary) {
+  if (!notifying()) return; // the lists, counts and title still show the customer
   chime();
   waitingToasts.get(summary.id)?.remove();
   const box = toast(`New customer waiting: ${summary.id}`, "info", {
@@ -967,6 +974,7 @@ async function loadPresence() {
 }
 
 function renderPresence(status) {
+  state.presence = status;
   $("status-select").value = status;
   $("presence-dot").dataset.status = status;
 }
