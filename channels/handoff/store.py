@@ -47,6 +47,10 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _number(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -100,26 +104,29 @@ class Conversation:
 
     @classmethod
     def from_hash(cls, conversation_id: str, raw: dict[Any, Any]) -> Conversation | None:
-        values = {_text(k): _text(v) for k, v in raw.items()}
+        """From the conversation's Redis hash (bytes or str); None when it has no state."""
+        return cls.from_fields(conversation_id, {_text(k): _text(v) for k, v in raw.items()})
+
+    @classmethod
+    def from_fields(cls, conversation_id: str, values: dict[str, str]) -> Conversation | None:
+        """From the hash's fields already as text (a script's JSON summary): the agents'
+        lists build 100 of these per page, so nothing is converted twice."""
         if "state" not in values:
             return None
-
-        def number(name: str) -> int | None:
-            return int(values[name]) if values.get(name) else None
-
+        get = values.get
         return cls(
             id=conversation_id,
             state=values["state"],  # type: ignore[arg-type]
-            agent=values.get("agent"),
-            agent_name=values.get("agent_name"),
-            waiting_since=number("waiting_since"),
-            claimed_at=number("claimed_at"),
-            reason=values.get("reason"),
-            last_message=values.get("last_message"),
-            last_message_at=number("last_message_at"),
-            created_at=number("created_at"),
-            updated_at=number("updated_at"),
-            handoffs=number("handoffs") or 0,
+            agent=get("agent"),
+            agent_name=get("agent_name"),
+            waiting_since=_number(get("waiting_since")),
+            claimed_at=_number(get("claimed_at")),
+            reason=get("reason"),
+            last_message=get("last_message"),
+            last_message_at=_number(get("last_message_at")),
+            created_at=_number(get("created_at")),
+            updated_at=_number(get("updated_at")),
+            handoffs=_number(get("handoffs")) or 0,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -358,7 +365,7 @@ class HandoffStore:
             )
         if result[0] == "not_waiting":
             raise Conflict("not_waiting", "This conversation is not waiting for an agent.", state=result[1])
-        claimed = Conversation.from_hash(conversation_id, json.loads(result[1]))
+        claimed = Conversation.from_fields(conversation_id, json.loads(result[1]))
         assert claimed is not None, "the claim script answers with the claimed conversation"
         return claimed
 
@@ -547,10 +554,11 @@ class HandoffStore:
     async def _conversations(self, ids: Sequence[str]) -> list[Conversation]:
         if not ids:
             return []
-        # One script, one JSON string per conversation: parsing every hash field of a
+        # One script, one JSON array for the page: parsing every hash field of a
         # 100-conversation page in redis-py took most of the Waiting list's time.
-        summaries = await self._run("conversations", [self.keys.conversation(i) for i in ids], ids)
-        found = (Conversation.from_hash(cid, json.loads(raw)) for cid, raw in zip(ids, summaries, strict=True))
+        page = await self._scripts["conversations"](keys=[self.keys.conversation(i) for i in ids], args=list(ids))
+        summaries = json.loads(page)
+        found = (Conversation.from_fields(cid, fields) for cid, fields in zip(ids, summaries, strict=True))
         return [c for c in found if c is not None]
 
     async def list_conversations(
