@@ -270,6 +270,24 @@ async def test_an_agent_who_goes_offline_returns_their_customers_to_the_queue(sw
     await watcher.close()
 
 
+async def test_an_agent_who_goes_offline_hands_their_customers_to_the_bot_by_policy(sweeping: ChannelServer) -> None:
+    await settings(sweeping, offline_grace_s=1, agent_offline_policy="bot")
+    customer = await sweeping.hand_over("c1")
+    feed = await LiveSocket.open(f"{sweeping.ws_base}/agent/ws", ALICE)
+    assert (await claim(sweeping, "c1"))[0] == 200
+    socket = await LiveSocket.open(f"{sweeping.ws_base}/customer/ws", customer)
+    await feed.close()
+    await socket.next(is_message("bot", NO_AGENTS), timeout_s=5)
+    _, conversation = await sweeping.request("GET", "/agent/conversations/c1", token=BOB)
+    assert (conversation["state"], conversation["agent"]) == ("bot", None)
+    assert sweeping.bridge.actions.count(("c1", "action_no_agents_online")) == 1
+    _, polled = await sweeping.request("GET", "/customer/messages", token=customer)
+    assert "Your agent had to leave." in [m["text"] for m in polled["messages"] if m["from"] == "system"]
+    _, answer = await sweeping.say("c1", "hello", customer)
+    assert [m["text"] for m in answer["messages"]] == ["Hi from the bot!"]
+    await socket.close()
+
+
 async def assignee(channel: ChannelServer, sender: str, timeout_s: float = 5.0) -> str | None:
     """Who holds the conversation once auto-assignment had its chance (None: still waiting)."""
     deadline = asyncio.get_running_loop().time() + timeout_s

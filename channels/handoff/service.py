@@ -363,14 +363,8 @@ class HandoffService:
         if desk.claim_timeout_s > 0:
             for conversation_id, since in await self.store.waiting_since_before(now - desk.claim_timeout_s * 1000):
                 if desk.claim_timeout_policy == "bot":
-                    bridge = self.bridge
-                    async with bridge.lock(conversation_id):
-                        returned = await self.store.return_to_bot(
-                            conversation_id, "claim_timeout", "Nobody could take the chat in time.",
-                            "action_no_agents_online", expected_waiting_since=since,
-                        )  # fmt: skip
-                        if returned:
-                            await self._resume_bot(bridge, conversation_id)
+                    notice = "Nobody could take the chat in time."
+                    await self._no_agent_for(conversation_id, "claim_timeout", notice, since)
                 elif await self.store.mark_once(conversation_id, "timeout_notified"):
                     await self.bridge.run_action(
                         conversation_id, "action_still_waiting", TranscriptOutputChannel(self.store)
@@ -381,4 +375,18 @@ class HandoffService:
                     await self.store.transfer(conversation_id, agent_id, None, force=True, reason="agent_offline")
                 except HandoffError:
                     continue
+                if desk.agent_offline_policy == "bot":
+                    await self._no_agent_for(conversation_id, "agent_offline", "Your agent had to leave.")
         await self.auto_assign()  # also gives the returned customers to whoever is online
+
+    async def _no_agent_for(self, conversation_id: str, cause: str, notice: str, since: int | None = None) -> None:
+        """A waiting customer goes back to the bot, which says no agent is available
+        (`action_no_agents_online`); nothing happens if they stopped waiting (or, with
+        `since`, waited anew) meanwhile."""
+        bridge = self.bridge
+        async with bridge.lock(conversation_id):
+            returned = await self.store.return_to_bot(
+                conversation_id, cause, notice, "action_no_agents_online", expected_waiting_since=since
+            )
+            if returned:
+                await self._resume_bot(bridge, conversation_id)

@@ -84,6 +84,7 @@ class DeskSettings:
     claim_timeout_s: int = 0
     claim_timeout_policy: str = "wait"
     offline_grace_s: int = 60
+    agent_offline_policy: str = "wait"
     review_training: bool = False
     auto_assign: bool = False
 

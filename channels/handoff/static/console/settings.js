@@ -36,6 +36,10 @@ const POLICIES = {
     wait: "The customer is told once that they are still waiting, and keeps waiting.",
     bot: "The customer goes back to the bot and is told nobody is available.",
   },
+  agent_offline_policy: {
+    wait: "Their customers go back to Waiting, at the place of their first wait, and are told a colleague will come.",
+    bot: "Their customers go back to the bot and are told nobody is available.",
+  },
 };
 const FIRST_SPAN = ["09:00", "17:00"];
 
