@@ -13,7 +13,8 @@ from redis.crc import key_slot
 
 from channels.handoff.errors import Conflict, Forbidden, NotFound, Unauthorized
 from channels.handoff.keys import KeySpace
-from channels.handoff.store import HandoffStore, RedisClient, TrainingExample, _load_script
+from channels.handoff.settings import DeskSettings
+from channels.handoff.store import FeedEvent, HandoffStore, RedisClient, TrainingExample, _load_script, now_ms
 
 
 @pytest.fixture
@@ -315,3 +316,488 @@ def test_every_key_of_one_bot_is_in_one_cluster_slot() -> None:
             found.append(getattr(keys, name)(*arguments))
     assert len(found) > 10
     assert {key_slot(key.encode()) for key in found} == {key_slot(b"{shop}")}
+
+
+# -- transfer, takeover, return to the bot; capacity; the queue's reads --------------
+
+
+async def assigned_conversation(store: HandoffStore, conversation_id: str, agent_id: str, agent_name: str) -> None:
+    await waiting_conversation(store, conversation_id)
+    await store.claim(conversation_id, agent_id, agent_name)
+
+
+def steps(events: list[FeedEvent]) -> list[tuple[str, str | None]]:
+    """Each event's type, and for a message who wrote it."""
+    return [(e.type, e.data.get("from") if e.type == "message" else None) for e in events]
+
+
+async def test_transfer_to_another_agent(store: HandoffStore) -> None:
+    await assigned_conversation(store, "c1", "alice", "Alice")
+    before = await store.require_conversation("c1")
+    await asyncio.sleep(0.002)
+    start = await store.last_event_id()
+    assert await store.transfer("c1", "alice", "bob", "Bob") == "alice"
+    after = await store.require_conversation("c1")
+    assert (after.state, after.agent, after.agent_name) == ("assigned", "bob", "Bob")
+    assert after.claimed_at is not None and before.claimed_at is not None and after.claimed_at > before.claimed_at
+    assert (after.waiting_since, after.reason, after.handoffs) == (before.waiting_since, "nlu_fallback", 1)
+    assert await store.agent_conversations("alice") == []
+    assert await store.agent_conversations("bob") == ["c1"]
+    assert await store.agent_loads(["alice", "bob"]) == {"alice": 0, "bob": 1}
+    assert [c.id for c in await store.list_conversations("mine", "bob")] == ["c1"]
+    assert await store.list_conversations("mine", "alice") == []
+    assert await store.count_waiting() == 0
+    events = await store.events_after(start)
+    assert steps(events) == [("transferred", None), ("message", "system")]
+    assert (events[0].conversation_id, events[0].data["state"], events[0].data["agent"]) == ("c1", "assigned", "bob")
+    assert events[0].data["agent_name"] == "Bob" and "token" not in events[0].data
+    system = (await store.transcript("c1"))[-1]
+    assert (system.author, system.text) == ("system", "Bob took over the chat.")
+    assert system.data == {"event": "transferred", "agent_name": "Bob"}
+    assert events[1].data["id"] == system.id
+    with pytest.raises(Forbidden):
+        await store.add_agent_message("c1", "alice", "Alice", "still me?")
+    assert (await store.add_agent_message("c1", "bob", "Bob", "Bob here")).text == "Bob here"
+
+
+async def test_transfer_back_to_the_queue_keeps_its_place(store: HandoffStore) -> None:
+    # "zeta" waits first: by name it would sort last, by a fresh score it would go last.
+    await waiting_conversation(store, "zeta")
+    original = await store.require_conversation("zeta")
+    await asyncio.sleep(0.005)
+    await waiting_conversation(store, "alpha")
+    await store.claim("zeta", "alice", "Alice")
+    assert [c.id for c in await store.list_conversations("waiting", "bob")] == ["alpha"]
+    await asyncio.sleep(0.005)
+    start = await store.last_event_id()
+    assert await store.transfer("zeta", "alice", None) == "alice"
+    requeued = await store.require_conversation("zeta")
+    assert (requeued.state, requeued.agent, requeued.agent_name, requeued.claimed_at) == ("waiting", None, None, None)
+    assert (requeued.waiting_since, requeued.reason, requeued.handoffs) == (original.waiting_since, "nlu_fallback", 1)
+    assert [c.id for c in await store.list_conversations("waiting", "bob")] == ["zeta", "alpha"]
+    assert (await store.waiting_position("zeta"), await store.waiting_position("alpha")) == (1, 2)
+    assert await store.count_waiting() == 2
+    assert original.waiting_since is not None
+    assert await store.waiting_since_before(original.waiting_since + 1) == [("zeta", original.waiting_since)]
+    assert await store.agent_conversations("alice") == []
+    assert await store.list_conversations("mine", "alice") == []
+    events = await store.events_after(start)
+    assert steps(events) == [("requeued", None), ("message", "system")]
+    assert events[0].data["state"] == "waiting" and events[0].data["requeued_reason"] == "transfer"
+    assert "agent" not in events[0].data and events[0].data["waiting_since"] == str(original.waiting_since)
+    system = (await store.transcript("zeta"))[-1]
+    assert (system.author, system.text) == ("system", "You're back in the queue; a colleague will be with you shortly.")
+    assert system.data == {"event": "transferred", "agent_name": ""}
+    # Back in the queue, it is claimable again, and a customer message meets "waiting".
+    assert (await store.receive_customer_message("zeta", "hello?")).state == "waiting"
+    assert (await store.claim("zeta", "bob", "Bob")).agent == "bob"
+    assert [c.id for c in await store.list_conversations("waiting", "bob")] == ["alpha"]
+
+
+async def test_forced_transfer_to_the_queue_names_its_reason(store: HandoffStore) -> None:
+    await assigned_conversation(store, "c1", "alice", "Alice")
+    start = await store.last_event_id()
+    assert await store.transfer("c1", "sweeper", None, force=True, max_chats=1, reason="agent_offline") == "alice"
+    assert (await store.require_conversation("c1")).state == "waiting"
+    assert await store.waiting_position("c1") == 1
+    assert await store.agent_conversations("alice") == []
+    [requeued, _] = await store.events_after(start)
+    assert (requeued.type, requeued.data["requeued_reason"]) == ("requeued", "agent_offline")
+
+
+async def test_transfer_refusals(store: HandoffStore) -> None:
+    with pytest.raises(NotFound) as unknown:
+        await store.transfer("nobody", "alice", "bob", "Bob")
+    assert unknown.value.code == "unknown_conversation"
+    assert await store.get_conversation("nobody") is None
+    await store.receive_customer_message("with-bot", "hello")
+    with pytest.raises(Conflict) as with_bot:
+        await store.transfer("with-bot", "alice", "bob", "Bob", force=True)
+    assert (with_bot.value.code, with_bot.value.details) == ("not_assigned", {"state": "bot"})
+    await waiting_conversation(store, "waiting")
+    with pytest.raises(Conflict) as waiting:
+        await store.transfer("waiting", "alice", None, force=True)
+    assert (waiting.value.code, waiting.value.details) == ("not_assigned", {"state": "waiting"})
+    await assigned_conversation(store, "c1", "alice", "Alice")
+    start = await store.last_event_id()
+    with pytest.raises(Conflict) as same:
+        await store.transfer("c1", "alice", "alice", "Alice")
+    assert same.value.code == "same_agent"
+    with pytest.raises(Conflict) as same_forced:
+        await store.transfer("c1", "supervisor", "alice", "Alice", force=True)
+    assert same_forced.value.code == "same_agent"
+    for target in ("carol", None):
+        with pytest.raises(Forbidden) as not_owner:
+            await store.transfer("c1", "bob", target, "Carol" if target else None)
+        assert (not_owner.value.code, not_owner.value.details) == ("not_your_conversation", {"agent": "alice"})
+    conversation = await store.require_conversation("c1")
+    assert (conversation.state, conversation.agent) == ("assigned", "alice")
+    assert await store.agent_conversations("alice") == ["c1"]
+    assert await store.agent_conversations("carol") == []
+    assert await store.list_conversations("waiting", "bob") == [await store.require_conversation("waiting")]
+    assert await store.events_after(start) == []
+    # A supervisor may move someone else's conversation.
+    assert await store.transfer("c1", "supervisor", "carol", "Carol", force=True) == "alice"
+    assert ((await store.require_conversation("c1")).agent, await store.agent_conversations("carol")) == (
+        "carol",
+        ["c1"],
+    )
+    assert await store.agent_conversations("alice") == []
+
+
+async def test_transfer_to_a_full_agent_is_refused(store: HandoffStore) -> None:
+    await assigned_conversation(store, "c1", "alice", "Alice")
+    await assigned_conversation(store, "c2", "bob", "Bob")
+    start = await store.last_event_id()
+    transcript = await store.transcript("c1")
+    with pytest.raises(Conflict) as full:
+        await store.transfer("c1", "alice", "bob", "Bob", max_chats=1)
+    assert (full.value.code, full.value.details) == ("capacity_reached", {"chats": 1})
+    conversation = await store.require_conversation("c1")
+    assert (conversation.state, conversation.agent) == ("assigned", "alice")
+    # The script took it out of the owner's set before counting: it must be back.
+    assert await store.agent_conversations("alice") == ["c1"]
+    assert await store.agent_conversations("bob") == ["c2"]
+    assert await store.events_after(start) == []
+    assert await store.transcript("c1") == transcript
+    assert await store.transfer("c1", "alice", "bob", "Bob", max_chats=2) == "alice"
+    assert await store.agent_loads(["alice", "bob"]) == {"alice": 0, "bob": 2}
+
+
+async def test_transfer_when_the_owner_changes_meanwhile(store: HandoffStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between reading the owner and the script, another transfer moves the
+    conversation: the script refuses ("owner_changed") and the store reads again."""
+    await assigned_conversation(store, "c1", "alice", "Alice")
+    read_owner = store._owner
+    other = HandoffStore(store.redis)
+    moves = ["carol"]  # who the conversation goes to behind the next transfer's back
+    seen: list[str] = []
+
+    async def owner_then_race(conversation_id: str) -> str:
+        owner = await read_owner(conversation_id)
+        seen.append(owner)
+        if moves:
+            target = moves.pop(0)
+            assert await other.transfer(conversation_id, owner, target, target.title()) == owner
+        return owner
+
+    monkeypatch.setattr(store, "_owner", owner_then_race)
+    # Alice's own transfer now meets Carol as the owner: refused, not done behind Carol's back.
+    with pytest.raises(Forbidden) as refused:
+        await store.transfer("c1", "alice", "bob", "Bob")
+    assert (seen, refused.value.code, refused.value.details) == (
+        ["alice", "carol"],
+        "not_your_conversation",
+        {"agent": "carol"},
+    )
+    assert ((await store.require_conversation("c1")).agent, await store.agent_conversations("bob")) == ("carol", [])
+    # A supervisor's forced move retries against the new owner and empties the right set.
+    seen.clear()
+    moves.append("dave")
+    assert await store.transfer("c1", "supervisor", None, force=True) == "dave"
+    assert seen == ["carol", "dave"]
+    conversation = await store.require_conversation("c1")
+    assert (conversation.state, conversation.agent) == ("waiting", None)
+    assert await store.agent_loads(["alice", "bob", "carol", "dave"]) == {"alice": 0, "bob": 0, "carol": 0, "dave": 0}
+    assert await store.waiting_position("c1") == 1
+
+
+async def test_transfer_gives_up_when_the_owner_keeps_changing(
+    store: HandoffStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await assigned_conversation(store, "c1", "alice", "Alice")
+
+    async def stale_owner(conversation_id: str) -> str:
+        return "somebody-else"
+
+    monkeypatch.setattr(store, "_owner", stale_owner)
+    with pytest.raises(Conflict) as busy:
+        await store.transfer("c1", "alice", "bob", "Bob")
+    assert busy.value.code == "busy"
+    with pytest.raises(Conflict) as busy_release:
+        await store.release("c1", "alice")
+    assert busy_release.value.code == "busy"
+    conversation = await store.require_conversation("c1")
+    assert (conversation.state, conversation.agent) == ("assigned", "alice")
+    assert await store.agent_conversations("alice") == ["c1"]
+
+
+async def test_takeover_from_the_bot(store: HandoffStore) -> None:
+    await store.receive_customer_message("c1", "hello")
+    start = await store.last_event_id()
+    taken = await store.takeover("c1", "alice", "Alice")
+    assert (taken.state, taken.agent, taken.agent_name, taken.reason, taken.handoffs) == (
+        "assigned",
+        "alice",
+        "Alice",
+        "takeover",
+        1,
+    )
+    assert taken.claimed_at is not None and taken.waiting_since == taken.claimed_at
+    assert await store.require_conversation("c1") == taken
+    assert await store.agent_conversations("alice") == ["c1"]
+    assert [c.id for c in await store.list_conversations("mine", "alice")] == ["c1"]
+    assert await store.list_conversations("live", "alice") == []
+    assert (await store.count_waiting(), await store.waiting_position("c1")) == (0, None)
+    events = await store.events_after(start)
+    assert steps(events) == [("claimed", None), ("message", "system")]
+    assert (events[0].data["state"], events[0].data["agent"], events[0].data["reason"]) == (
+        "assigned",
+        "alice",
+        "takeover",
+    )
+    system = (await store.transcript("c1"))[-1]
+    assert (system.author, system.text, system.data) == (
+        "system",
+        "Alice joined the chat.",
+        {"event": "agent_joined", "agent_name": "Alice"},
+    )
+    incoming = await store.receive_customer_message("c1", "are you a human?")
+    assert (incoming.state, incoming.resume_pending) == ("assigned", False)
+    assert (await store.add_agent_message("c1", "alice", "Alice", "Yes")).text == "Yes"
+
+
+async def test_takeover_cancels_a_pending_resume(store: HandoffStore) -> None:
+    await assigned_conversation(store, "c1", "alice", "Alice")
+    await store.release("c1", "alice")
+    assert await store.resume_pending("c1") == "action_bot_assigned"
+    taken = await store.takeover("c1", "bob", "Bob")
+    assert (taken.state, taken.agent, taken.handoffs) == ("assigned", "bob", 2)
+    assert await store.resume_pending("c1") is None
+    assert not (await store.receive_customer_message("c1", "hi")).resume_pending
+    assert (await store.agent_conversations("alice"), await store.agent_conversations("bob")) == ([], ["c1"])
+
+
+async def test_takeover_refusals(store: HandoffStore) -> None:
+    with pytest.raises(NotFound) as unknown:
+        await store.takeover("nobody", "alice", "Alice")
+    assert unknown.value.code == "unknown_conversation"
+    assert await store.get_conversation("nobody") is None
+    await waiting_conversation(store, "waiting")
+    await assigned_conversation(store, "assigned", "bob", "Bob")
+    start = await store.last_event_id()
+    with pytest.raises(Conflict) as waiting:
+        await store.takeover("waiting", "alice", "Alice")
+    assert (waiting.value.code, waiting.value.details) == ("not_with_bot", {"state": "waiting"})
+    with pytest.raises(Conflict) as assigned:
+        await store.takeover("assigned", "alice", "Alice")
+    assert (assigned.value.code, assigned.value.details) == ("not_with_bot", {"state": "assigned"})
+    assert (await store.require_conversation("waiting")).state == "waiting"
+    assert await store.waiting_position("waiting") == 1
+    assert (await store.require_conversation("assigned")).agent == "bob"
+    assert await store.agent_conversations("alice") == []
+    assert await store.events_after(start) == []
+    # Bob is full at one chat.
+    await store.receive_customer_message("with-bot", "hello")
+    start = await store.last_event_id()
+    with pytest.raises(Conflict) as full:
+        await store.takeover("with-bot", "bob", "Bob", max_chats=1)
+    assert (full.value.code, full.value.details) == ("capacity_reached", {"chats": 1})
+    conversation = await store.require_conversation("with-bot")
+    assert (conversation.state, conversation.agent, conversation.handoffs) == ("bot", None, 0)
+    assert await store.agent_conversations("bob") == ["assigned"]
+    assert await store.events_after(start) == []
+    assert (await store.takeover("with-bot", "bob", "Bob", max_chats=2)).agent == "bob"
+    assert await store.agent_conversations("bob") == ["assigned", "with-bot"]
+
+
+async def test_return_to_bot_from_waiting(store: HandoffStore) -> None:
+    await waiting_conversation(store, "c1")
+    await asyncio.sleep(0.002)
+    await waiting_conversation(store, "later")
+    start = await store.last_event_id()
+    assert await store.return_to_bot("c1", "customer", "You're back with the assistant.")
+    conversation = await store.require_conversation("c1")
+    assert (conversation.state, conversation.agent, conversation.waiting_since, conversation.reason) == (
+        "bot",
+        None,
+        None,
+        None,
+    )
+    assert conversation.handoffs == 1
+    assert [c.id for c in await store.list_conversations("waiting", "alice")] == ["later"]
+    assert (await store.waiting_position("c1"), await store.waiting_position("later")) == (None, 1)
+    assert await store.count_waiting() == 1
+    assert [c.id for c in await store.list_conversations("live", "alice")] == ["c1"]
+    assert await store.resume_pending("c1") == "action_bot_assigned"
+    events = await store.events_after(start)
+    assert steps(events) == [("released", None), ("message", "system")]
+    released = events[0].data
+    assert (released["state"], released["abandoned"], released["cause"], released["released_by"]) == (
+        "bot",
+        True,
+        "customer",
+        "customer",
+    )
+    assert released["resume_pending"] == "action_bot_assigned" and "waiting_since" not in released
+    system = (await store.transcript("c1"))[-1]
+    assert (system.author, system.text, system.data) == (
+        "system",
+        "You're back with the assistant.",
+        {"event": "back_to_bot", "cause": "customer"},
+    )
+    # The resume is owed until the bot side says it is done.
+    incoming = await store.receive_customer_message("c1", "thanks")
+    assert (incoming.state, incoming.resume_action) == ("bot", "action_bot_assigned")
+    await store.finish_resume("c1")
+    assert await store.resume_pending("c1") is None
+    assert (await store.receive_customer_message("c1", "bye")).resume_action is None
+
+
+async def test_return_to_bot_only_for_the_expected_wait(store: HandoffStore) -> None:
+    await waiting_conversation(store, "c1")
+    since = (await store.require_conversation("c1")).waiting_since
+    assert since is not None
+    start = await store.last_event_id()
+    for other in (since - 1, since + 1):
+        assert not await store.return_to_bot(
+            "c1", "claim_timeout", "Nobody could take the chat in time.", "action_no_agents_online", other
+        )
+    conversation = await store.require_conversation("c1")
+    assert (conversation.state, conversation.waiting_since) == ("waiting", since)
+    assert await store.waiting_position("c1") == 1
+    assert await store.resume_pending("c1") is None
+    assert await store.events_after(start) == []
+    assert await store.return_to_bot(
+        "c1", "claim_timeout", "Nobody could take the chat in time.", "action_no_agents_online", since
+    )
+    assert (await store.require_conversation("c1")).state == "bot"
+    assert await store.resume_pending("c1") == "action_no_agents_online"
+    events = await store.events_after(start)
+    assert steps(events) == [("released", None), ("message", "system")]
+    assert (events[0].data["cause"], events[0].data["released_by"]) == ("claim_timeout", "claim_timeout")
+    assert (events[1].data["text"], events[1].data["event"], events[1].data["cause"]) == (
+        "Nobody could take the chat in time.",
+        "back_to_bot",
+        "claim_timeout",
+    )
+    # A new wait is not the one the expectation named.
+    await store.finish_resume("c1")
+    await asyncio.sleep(0.002)
+    assert await store.start_waiting("c1", "request_human")
+    renewed = await store.require_conversation("c1")
+    assert renewed.waiting_since is not None and renewed.waiting_since > since and renewed.handoffs == 2
+    assert not await store.return_to_bot("c1", "claim_timeout", "Nobody.", "action_no_agents_online", since)
+    assert (await store.require_conversation("c1")).state == "waiting"
+    assert await store.return_to_bot("c1", "claim_timeout", "Nobody.", "action_no_agents_online", renewed.waiting_since)
+
+
+async def test_return_to_bot_refusals(store: HandoffStore) -> None:
+    with pytest.raises(NotFound) as unknown:
+        await store.return_to_bot("nobody", "customer", "You're back with the assistant.")
+    assert unknown.value.code == "unknown_conversation"
+    assert await store.get_conversation("nobody") is None
+    await store.receive_customer_message("with-bot", "hello")
+    await assigned_conversation(store, "assigned", "alice", "Alice")
+    start = await store.last_event_id()
+    assert not await store.return_to_bot("with-bot", "customer", "You're back with the assistant.")
+    assert not await store.return_to_bot("assigned", "customer", "You're back with the assistant.")
+    assert (await store.require_conversation("with-bot")).state == "bot"
+    assert await store.resume_pending("with-bot") is None
+    assigned = await store.require_conversation("assigned")
+    assert (assigned.state, assigned.agent) == ("assigned", "alice")
+    assert await store.agent_conversations("alice") == ["assigned"]
+    assert await store.events_after(start) == []
+
+
+async def test_timeout_notice_is_once_per_wait(store: HandoffStore) -> None:
+    await waiting_conversation(store, "c1")
+    assert await store.mark_once("c1", "timeout_notified")
+    assert not await store.mark_once("c1", "timeout_notified")
+    # Requeued by a transfer: the same wait goes on, already noticed.
+    await store.claim("c1", "alice", "Alice")
+    await store.transfer("c1", "alice", None)
+    assert not await store.mark_once("c1", "timeout_notified")
+    # Back to the bot, then waiting anew: a new wait gets its own notice.
+    assert await store.return_to_bot("c1", "customer", "You're back with the assistant.")
+    assert await store.start_waiting("c1", "request_human")
+    assert await store.mark_once("c1", "timeout_notified")
+    # Served by an agent and handed back, then waiting anew: the same.
+    await store.claim("c1", "alice", "Alice")
+    await store.release("c1", "alice")
+    assert await store.start_waiting("c1", "request_human")
+    assert await store.mark_once("c1", "timeout_notified")
+
+
+async def test_claim_capacity_and_the_stored_desk_setting(store: HandoffStore) -> None:
+    await assigned_conversation(store, "c1", "alice", "Alice")
+    await waiting_conversation(store, "c2")
+    start = await store.last_event_id()
+    with pytest.raises(Conflict) as full:
+        await store.claim("c2", "alice", "Alice", max_chats=1)
+    assert (full.value.code, full.value.details) == ("capacity_reached", {"chats": 1})
+    assert (await store.require_conversation("c2")).state == "waiting"
+    assert (await store.waiting_position("c2"), await store.agent_conversations("alice")) == (1, ["c1"])
+    assert await store.events_after(start) == []
+    # The desk's stored limit wins over the caller's.
+    await store.save_desk_settings(DeskSettings(max_chats_per_agent=2))
+    assert (await store.desk_settings(DeskSettings())).max_chats_per_agent == 2
+    assert (await store.claim("c2", "alice", "Alice", max_chats=1)).agent == "alice"
+    await waiting_conversation(store, "c3")
+    with pytest.raises(Conflict) as stored_limit:
+        await store.claim("c3", "alice", "Alice", max_chats=0)
+    assert (stored_limit.value.code, stored_limit.value.details) == ("capacity_reached", {"chats": 2})
+    await store.save_desk_settings(DeskSettings(max_chats_per_agent=0))
+    assert (await store.claim("c3", "alice", "Alice", max_chats=1)).agent == "alice"
+    assert await store.agent_loads(["alice"]) == {"alice": 3}
+
+
+async def test_agents_presence_and_status(store: HandoffStore) -> None:
+    assert await store.agents(60_000) == []
+    await store.touch_agent("alice", "Alice", "agent")
+    await store.touch_agent("sue", "Sue", "supervisor")
+    await store.set_agent_status("sue", "away")
+    await store.set_agent_status("carol", "offline")  # chose offline, never connected
+    found = {a["id"]: (a["name"], a["role"], a["status"]) for a in await store.agents(60_000)}
+    assert found == {"alice": ("Alice", "agent", "online"), "sue": ("Sue", "supervisor", "away")}
+    assert await store.online_agent_count(60_000) == 1
+    assert await store.agents_gone_since(now_ms() - 60_000) == ["carol"]
+    await store.set_agent_status("alice", "offline")
+    assert await store.online_agent_count(60_000) == 0
+    assert await store.agents_gone_since(now_ms() - 60_000) == ["alice", "carol"]
+    await asyncio.sleep(0.005)
+    assert {a["id"]: a["status"] for a in await store.agents(1)} == {"alice": "offline", "sue": "offline"}
+    assert await store.agents_gone_since(now_ms()) == ["alice", "carol", "sue"]
+
+
+async def test_customer_token_verify_and_unbind(store: HandoffStore) -> None:
+    with pytest.raises(Unauthorized) as unknown:
+        await store.verify_customer("c1", "anything")
+    assert unknown.value.code == "invalid_token"
+    assert await store.authenticate_customer("c1", None, "secret") == "secret"
+    await store.verify_customer("c1", "secret")
+    with pytest.raises(Unauthorized) as wrong:
+        await store.verify_customer("c1", "guess")
+    assert wrong.value.code == "invalid_token"
+    await store.unbind_customer_token("c1", "guess")  # not the bound token: kept
+    await store.verify_customer("c1", "secret")
+    await store.unbind_customer_token("c1", "secret")
+    with pytest.raises(Unauthorized):
+        await store.verify_customer("c1", "secret")
+    assert await store.authenticate_customer("c1", None, "retry") == "retry"
+    await store.verify_customer("c1", "retry")
+
+
+async def test_earlier_answers_notes_canned_responses(store: HandoffStore) -> None:
+    assert await store.ping()
+    assert await store.oldest_event_id() is None
+    assert await store.reserve_request("c1", "m-1") is None
+    assert await store.earlier_answer("c1", "m-1") is None  # still pending
+    await store.store_answer("c1", "m-1", {"state": "waiting"})
+    assert await store.earlier_answer("c1", "m-1") == {"state": "waiting"}
+    assert await store.earlier_answer("c1", "m-2") is None
+    await store.add_note("c1", {"by": "alice", "text": "VIP"})
+    await store.add_note("c1", {"by": "bob", "text": "called back"})
+    assert [n["text"] for n in await store.notes("c1")] == ["VIP", "called back"]
+    assert await store.notes("c2") == []
+    await store.save_canned_response({"id": "r2", "shortcut": "thanks", "text": "Thank you!"})
+    await store.save_canned_response({"id": "r1", "shortcut": "hello", "text": "Hi there"})
+    await store.save_canned_response({"id": "r1", "shortcut": "hi", "text": "Hello!"})
+    assert [(r["id"], r["shortcut"]) for r in await store.canned_responses()] == [("r1", "hi"), ("r2", "thanks")]
+    assert await store.delete_canned_response("r1")
+    assert not await store.delete_canned_response("r1")
+    assert [r["id"] for r in await store.canned_responses()] == ["r2"]
+    incoming = await store.receive_customer_message("c1", "hello")
+    first = await store.oldest_event_id()
+    [event] = await store.events_after("0-0")
+    assert first == event.id and event.data["id"] == incoming.message_id

@@ -5,7 +5,9 @@
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'not_found'} end
 if state ~= 'bot' then return {'unchanged', state} end
-redis.call('HDEL', KEYS[1], 'agent', 'agent_name', 'claimed_at')
+-- A new wait: no agent, and no claim-timeout notice yet (an earlier wait's may linger
+-- after an agent handed the customer back).
+redis.call('HDEL', KEYS[1], 'agent', 'agent_name', 'claimed_at', 'timeout_notified')
 redis.call('HSET', KEYS[1], 'state', 'waiting', 'waiting_since', ARGV[2], 'reason', ARGV[3],
   'updated_at', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'handoffs', 1)
