@@ -32,6 +32,7 @@ from channels.handoff import auth, sockets, store
 from channels.handoff.auth import ROLES, mint_agent_token
 from channels.handoff.routes_static import STATIC_ROOT
 from tests.channel_server import SECRET, ChannelServer, agent_token
+from tests.reliability_figures import record_figures
 from tests.settle import settled
 
 PREFIX = "/webhooks/handoff"
@@ -271,6 +272,15 @@ async def test_every_agent_route_refuses_every_bad_credential(channel: ChannelSe
             assert set(answer) == {"error", "message"}, answer
             tried += 1
     assert tried == len(agent_routes(channel)) * len(BAD_CREDENTIALS)
+    record_figures(
+        "authz",
+        {
+            "routes": len(agent_routes(channel)),
+            "bad_credentials": len(BAD_CREDENTIALS),
+            "refusals": tried,
+            "role_gated": len(ROLE_GATED),
+        },
+    )
     assert await snapshot(redis_client) == before, "a refused request changed something"
 
 

@@ -15,10 +15,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.legacy.client import connect
 
 from channels.handoff import sockets
+from channels.handoff.config import HandoffConfig
 from channels.handoff.runtime import HandoffRuntime
 from tests.api_client import LiveSocket
 from tests.channel_server import ChannelServer, agent_token
 from tests.redis_server import RedisServer
+from tests.reliability_figures import record_figures
 
 ALICE = agent_token("alice")
 
@@ -103,6 +105,18 @@ async def test_an_auth_frame_over_16_kib_is_refused(channel: ChannelServer, path
 
 def test_the_auth_timeout_is_ten_seconds() -> None:
     assert sockets.AUTH_TIMEOUT_S == 10.0
+    config = HandoffConfig()
+    record_figures(
+        "limits",
+        {
+            "max_body_bytes": config.max_body_bytes,
+            "max_text_chars": config.max_text_chars,
+            "customer_requests_per_s": config.customer_requests_per_s,
+            "agent_requests_per_s": config.agent_requests_per_s,
+            "ws_max_frame_bytes": sockets.MAX_FRAME_BYTES,
+            "auth_timeout_s": sockets.AUTH_TIMEOUT_S,
+        },
+    )
 
 
 @pytest.mark.parametrize("path", ["/agent/ws", "/customer/ws"])

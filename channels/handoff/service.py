@@ -372,7 +372,8 @@ class HandoffService:
         for agent_id in await self.store.agents_gone_since(now - desk.offline_grace_s * 1000):
             for conversation_id in await self.store.agent_conversations(agent_id):
                 try:
-                    await self.store.transfer(conversation_id, agent_id, None, force=True, reason="agent_offline")
+                    # As the gone agent, not by force: a chat moved to someone else meanwhile stays put.
+                    await self.store.transfer(conversation_id, agent_id, None, reason="agent_offline")
                 except HandoffError:
                     continue
                 if desk.agent_offline_policy == "bot":
