@@ -277,21 +277,21 @@ def human_section(human: HumanPathResult, bot: BotPathResult | None, profile: Pr
             + "; ".join(f"{c.label}: {c.show(c.value)} ({c.verdict.replace('**', '')})" for c in missed)
             + f". The HTTP request itself is answered in p50 {ms(Summary.of(human.customer_http).p50)} (customer) and"
             f" {ms(Summary.of(human.agent_http).p50)} (agent); the push after it (Redis stream → this process's feed"
-            " reader → the socket) adds a few milliseconds. The rest is waiting: for the event loop, and for the"
-            " interpreter lock, which the loop shares with the recorder thread (`channels/handoff/offloop.py`)."
-            " Every customer message of the human part is recorded in the tracker with an NLU parse, every agent"
-            " message with a tracker load and save, inside Rasa's lock; Rasa does much of that synchronously"
-            " (inference, tracker serialisation, its Redis tracker and lock stores). That work runs on a thread"
-            " with an event loop of its own, so it no longer holds the server's loop for tens of milliseconds,"
-            " but its Python parts still take the interpreter in turns with the loop."
+            " reader → the socket) adds a few milliseconds. The rest, and the tail, is waiting for the event loop,"
+            " which the same process shares with Rasa. Every customer message of the human part is recorded in the"
+            " tracker with an NLU parse, every agent message with a tracker load and save, inside Rasa's lock, and"
+            " Rasa does much of that synchronously (inference, tracker serialisation, its Redis tracker and lock"
+            " stores): each such step holds the loop for milliseconds to tens of milliseconds, and a frame or an"
+            " HTTP request arriving meanwhile waits."
             + (
                 " On this shared 2-core machine the other work (see the CPU line) took cores away too."
                 if human.cpu.get(OTHERS, 0.0) > 0.2 * human.seconds
                 else ""
             )
-            + " Serving the agent console and the WebSockets from a `rasa run` process that takes no bot traffic"
-            " (the design allows any number of processes behind a load balancer) would leave that process's"
-            " interpreter to the pushes alone.",
+            + " Moving the recording to a thread of its own cut the p99 to about 26-30 ms, but Rasa's lock store"
+            " cannot be shared by two threads (see the fixes below), so it stays on the loop. Serving the agent"
+            " console and the WebSockets from a `rasa run` process that takes no bot traffic (the design allows"
+            " any number of processes behind a load balancer) keeps that work away from the pushes.",
         ]
     return "\n".join(lines)
 
@@ -568,12 +568,14 @@ tests/test_analytics.py` pass):
   batch (same counts, up to 0.25 s later).
 - **Agents online** (`store.py`): the presence, statuses and profiles read for every message the
   bot answers are one pipeline instead of three round trips.
-- **Tracker recording off the loop** (`offloop.py`, `bridge.py`): recording the human part in Rasa's
-  tracker (an NLU parse per customer message, a tracker load and save per message) ran on the
-  server's loop and held it for tens of milliseconds at a time. It now runs on a thread with an event
-  loop of its own. On the same machine, `python -m bench --only human` gave customer → agent p99
-  129 ms and agent → customer p99 95 ms with the recording on the loop, 28-30 ms and 26 ms off it
-  (p50 9.5 and 9.9 ms against 8.4-9.3 and 8.5 ms).
+- **Tracker recording off the loop: tried and withdrawn.** Recording the human part in Rasa's
+  tracker (an NLU parse per customer message, a tracker load and save per message) holds the
+  server's loop for tens of milliseconds at a time. Run on a thread with an event loop of its own,
+  it cut the human path's p99 on this machine from 129 ms and 95 ms to 28-30 ms and 26 ms
+  (`python -m bench --only human`, each way). But Rasa 3.6's lock store issues its tickets with a
+  read and a separate write of the lock (no transaction), which is safe between the coroutines of
+  one loop and not between two threads: under the reliability suite a ticket got lost and a
+  conversation's lock stalled until it expired. Recording is back on the server's loop.
 - **Claims** (`lua/claim.lua`, `auth.py`, requirements): the claim script reads the stored capacity
   and answers with the claimed conversation (four round trips per claim became two), verified agent
   tokens are remembered until they expire (the PyJWT check was ~15% of a claim), and redis-py uses

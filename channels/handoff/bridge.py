@@ -3,9 +3,8 @@ inside the conversation's lock (Rasa's lock store)."""
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import OutputChannel, UserMessage
@@ -14,10 +13,8 @@ from rasa.shared.core.events import BotUttered, ConversationPaused, SlotSet
 
 from channels.handoff.auth import AgentIdentity
 from channels.handoff.errors import Unavailable
-from channels.handoff.offloop import OffLoop
 
 INPUT_CHANNEL = "handoff"
-Result = TypeVar("Result")
 HANDOFF_SLOT = "handoff_state"
 
 
@@ -44,16 +41,11 @@ class ConversationBridge(Protocol):
 class RasaBridge:
     """ConversationBridge over a loaded Rasa `Agent`."""
 
-    def __init__(self, agent: Agent | None, recorder: OffLoop | None = None) -> None:
+    def __init__(self, agent: Agent | None) -> None:
         if agent is None or not agent.is_ready() or agent.processor is None:
             raise Unavailable("rasa_unavailable", "The assistant is not ready yet; try again shortly.")
         self.agent = agent
         self.processor = agent.processor
-        self.recorder = recorder
-
-    async def _recorded(self, work: Coroutine[Any, Any, Result]) -> Result:
-        """Tracker recording runs on the recorder's loop (when there is one), off the server's."""
-        return await (self.recorder.run(work) if self.recorder is not None else work)
 
     def lock(self, conversation_id: str) -> AbstractAsyncContextManager[Any]:
         return self.agent.lock_store.lock(conversation_id)
@@ -66,22 +58,15 @@ class RasaBridge:
         message = UserMessage(
             text, None, conversation_id, input_channel=INPUT_CHANNEL, message_id=message_id, metadata=metadata
         )
-
-        async def record() -> dict[str, Any]:
-            async with self.lock(conversation_id):
-                tracker = await self.processor.log_message(message)
-            return dict(tracker.latest_message.parse_data) if tracker.latest_message else {}
-
-        return await self._recorded(record())
+        async with self.lock(conversation_id):
+            tracker = await self.processor.log_message(message)
+        return dict(tracker.latest_message.parse_data) if tracker.latest_message else {}
 
     async def log_agent_message(self, conversation_id: str, text: str, agent: AgentIdentity) -> None:
-        async def record() -> None:
-            async with self.lock(conversation_id):
-                tracker = await self.processor.get_tracker(conversation_id)
-                tracker.update(BotUttered(text, data={}, metadata={"agent": agent.to_dict()}))
-                await self.processor.save_tracker(tracker)
-
-        await self._recorded(record())
+        async with self.lock(conversation_id):
+            tracker = await self.processor.get_tracker(conversation_id)
+            tracker.update(BotUttered(text, data={}, metadata={"agent": agent.to_dict()}))
+            await self.processor.save_tracker(tracker)
 
     async def run_action(self, conversation_id: str, action: str, output: OutputChannel) -> None:
         """Runs one action on the conversation; the caller holds its lock."""

@@ -18,8 +18,7 @@ from channels.handoff.training import existing_examples
 
 
 def rasa_bridge(app: Sanic) -> ConversationBridge:
-    runtime = getattr(app.ctx, "handoff", None)
-    return RasaBridge(getattr(app.ctx, "agent", None), runtime.recorder if runtime is not None else None)
+    return RasaBridge(getattr(app.ctx, "agent", None))
 
 
 def channel_service(app: Sanic) -> HandoffService:

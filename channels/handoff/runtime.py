@@ -16,7 +16,6 @@ from channels.handoff.analytics import Analytics
 from channels.handoff.config import HandoffConfig
 from channels.handoff.feed import FeedHub
 from channels.handoff.keys import KeySpace
-from channels.handoff.offloop import OffLoop
 from channels.handoff.service import BackgroundTasks
 from channels.handoff.store import HandoffStore
 
@@ -32,7 +31,6 @@ class HandoffRuntime:
     hub: FeedHub
     background: BackgroundTasks
     analytics: Analytics
-    recorder: OffLoop
     periodic: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
 
@@ -49,7 +47,7 @@ class HandoffRuntime:
         hub.start()
         analytics = Analytics(store)
         analytics.start()
-        return cls(redis, store, hub, BackgroundTasks(), analytics, OffLoop())
+        return cls(redis, store, hub, BackgroundTasks(), analytics)
 
     def every(self, interval_s: float, work: Callable[[], Awaitable[None]], what: str) -> None:
         """Runs `work` every `interval_s` seconds until the server stops; failures are logged."""
@@ -73,7 +71,6 @@ class HandoffRuntime:
         await self.hub.stop()
         await self.analytics.stop()
         await self.background.drain()
-        self.recorder.stop()
         await self.redis.close()
         if isinstance(self.redis, Redis):  # RedisCluster has no connection_pool
             await self.redis.connection_pool.disconnect()
