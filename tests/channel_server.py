@@ -37,6 +37,7 @@ class FakeBridge:
 
     paused: set[str] = field(default_factory=set)
     customer_log: list[tuple[str, str]] = field(default_factory=list)
+    bot_log: list[tuple[str, str]] = field(default_factory=list)  # what the stub bot read and answered
     agent_log: list[tuple[str, str, str]] = field(default_factory=list)
     actions: list[tuple[str, str]] = field(default_factory=list)
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
@@ -69,6 +70,13 @@ class FakeBridge:
     async def is_paused(self, conversation_id: str) -> bool:
         return conversation_id in self.paused
 
+    async def customer_parses(self, conversation_id: str) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (text, {"text": text, "intent": {"name": "greet", "confidence": 0.97}, "entities": []})
+            for conversation, text in self.bot_log
+            if conversation == conversation_id
+        ]
+
     async def pause(self, conversation_id: str) -> None:
         self.paused.add(conversation_id)
 
@@ -94,6 +102,7 @@ class StubBot:
         if sender in self.bridge.paused:
             return
         text = message.text or ""
+        self.bridge.bot_log.append((sender, text))
         if text.startswith("gibberish") or "human" in text:
             if not message.metadata["handoff"]["enabled"]:
                 await output.send_text_message(sender, "Sorry, I didn't get that.")

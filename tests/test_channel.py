@@ -14,6 +14,7 @@ import yaml
 from redis.asyncio import Redis
 
 from channels.handoff.auth import mint_agent_token
+from channels.handoff.reading import readings_by_text_order
 from tests.api_client import LiveSocket
 from tests.channel_server import BOT_ASSIGNED, HANDOVER, SECRET, ChannelServer, agent_token
 from tests.redis_server import RedisServer
@@ -457,6 +458,32 @@ async def test_agents_see_the_bots_reading_of_customer_messages(channel: Channel
     _, polled = await channel.request("GET", "/customer/messages", token=customer)
     assert all("reading" not in m for m in polled["messages"])
     await feed.close()
+
+
+async def test_messages_the_bot_answered_carry_their_reading_from_the_tracker(channel: ChannelServer) -> None:
+    _, first = await channel.say("c1", "hello")
+    customer = first["customer_token"]
+    await channel.say("c1", "hello", customer)
+    await channel.hand_over("c1", customer)
+    _, conversation = await channel.request("GET", "/agent/conversations/c1", token=ALICE)
+    said = [
+        (m["text"], (m.get("reading") or {}).get("intent"))
+        for m in conversation["transcript"]
+        if m["from"] == "customer"
+    ]
+    # Both "hello"s from the tracker (the fake bridge reads them as greet); the fallback's own reading stays.
+    assert said == [("hello", "greet"), ("hello", "greet"), ("gibberish qwxz", "nlu_fallback")]
+
+
+def test_readings_pair_with_customer_messages_in_order() -> None:
+    parse = {"intent": {"name": "greet", "confidence": 0.9}, "entities": []}
+    other = {"intent": {"name": "goodbye", "confidence": 0.8}, "entities": []}
+    messages = [("m1", "hi"), ("m2", "not in the tracker"), ("m3", "hi"), ("m4", "bye")]
+    parses = [("hi", parse), ("/restart", {}), ("hi", {}), ("bye", other)]
+    readings = readings_by_text_order(messages, parses)
+    assert readings["m1"]["intent"] == "greet" and readings["m4"]["intent"] == "goodbye"
+    assert "m2" not in readings  # no such text: nothing invented
+    assert "m3" not in readings  # its parse names no intent
 
 
 async def test_rate_limits_answer_429_and_recover(channel: ChannelServer) -> None:

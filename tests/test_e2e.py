@@ -125,6 +125,10 @@ async def test_the_whole_handoff(
     ]
     remaining = iter(texts)
     assert all(pair in remaining for pair in expected_in_order), texts
+    # Every customer message carries the bot's reading, those the bot answered too (from the tracker).
+    customer_part = [m for m in conversation["transcript"] if m["from"] == "customer"]
+    assert customer_part[0]["text"] == "hello" and customer_part[0]["reading"]["intent"] == "greet"
+    assert customer_part[-1]["text"] == "hello" and customer_part[-1]["reading"]["intent"] == "greet"
 
     # Rasa's tracker holds the human part too, and the bot was never restarted.
     async def human_part_recorded() -> list[dict[str, Any]] | None:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.constants import DEFAULT_INTENTS
-from rasa.shared.core.events import BotUttered, ConversationPaused, SlotSet
+from rasa.shared.core.events import BotUttered, ConversationPaused, SlotSet, UserUttered
 
 from channels.handoff.auth import AgentIdentity
 from channels.handoff.errors import Unavailable
@@ -32,6 +32,8 @@ class ConversationBridge(Protocol):
     async def run_action(self, conversation_id: str, action: str, output: OutputChannel) -> None: ...
 
     async def is_paused(self, conversation_id: str) -> bool: ...
+
+    async def customer_parses(self, conversation_id: str) -> list[tuple[str, dict[str, Any]]]: ...
 
     async def pause(self, conversation_id: str) -> None: ...
 
@@ -75,6 +77,12 @@ class RasaBridge:
     async def is_paused(self, conversation_id: str) -> bool:
         tracker = await self.processor.get_tracker(conversation_id)
         return tracker.is_paused()
+
+    async def customer_parses(self, conversation_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """What the tracker holds of each customer message: (text, Rasa's parse), oldest first."""
+        tracker = await self.processor.get_tracker(conversation_id)
+        said = (event for event in tracker.events if isinstance(event, UserUttered))
+        return [(event.text or "", dict(event.parse_data)) for event in said]
 
     async def pause(self, conversation_id: str) -> None:
         """Pauses the bot for an agent's takeover; the caller holds the lock."""

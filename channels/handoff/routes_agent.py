@@ -73,9 +73,8 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
     async def conversation(request: Request, conversation_id: str) -> HTTPResponse:
         await limited_agent(request, config)
         conversation_id = path_id(conversation_id, "conversation id")
-        store = runtime_of(request).store
-        found = await store.require_conversation(conversation_id)
-        transcript = await store.transcript(conversation_id, readings=True)
+        found = await runtime_of(request).store.require_conversation(conversation_id)
+        transcript = await context.service(request).transcript_for_agents(conversation_id)
         return json({**found.to_dict(), "transcript": [m.to_dict() for m in transcript]})
 
     @bp.route("/agent/conversations/<conversation_id:str>/claim", methods=["POST"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,13 +19,13 @@ from channels.handoff.assignment import Candidate, least_loaded
 from channels.handoff.auth import AgentIdentity, new_customer_token
 from channels.handoff.bridge import INPUT_CHANNEL, ConversationBridge
 from channels.handoff.config import HandoffConfig
-from channels.handoff.errors import Conflict, HandoffError, NotFound
+from channels.handoff.errors import Conflict, HandoffError, NotFound, Unavailable
 from channels.handoff.output import (
     HandoffCollector,
     TranscriptOutputChannel,
     as_transcript_entry,
 )
-from channels.handoff.reading import nlu_reading
+from channels.handoff.reading import nlu_reading, readings_by_text_order
 from channels.handoff.settings import DeskSettings
 from channels.handoff.store import Conversation, HandoffStore, Message, now_ms
 
@@ -288,6 +288,24 @@ class HandoffService:
         return assigned
 
     # -- agents -------------------------------------------------------------------
+
+    async def transcript_for_agents(self, conversation_id: str) -> list[Message]:
+        """The transcript with the bot's reading of every customer message: those of the
+        human part carry theirs; those the bot answered get theirs from the tracker."""
+        transcript = await self.store.transcript(conversation_id, readings=True)
+        if all(m.author != "customer" or "reading" in m.data for m in transcript):
+            return transcript
+        try:
+            parses = await self.bridge.customer_parses(conversation_id)
+        except Unavailable:
+            return transcript  # Rasa not ready: the transcript without those readings
+        readings = readings_by_text_order([(m.id, m.text) for m in transcript if m.author == "customer"], parses)
+        return [
+            replace(m, data={**m.data, "reading": readings[m.id]})
+            if m.author == "customer" and "reading" not in m.data and m.id in readings
+            else m
+            for m in transcript
+        ]
 
     async def claim(self, conversation_id: str, agent: AgentIdentity) -> Conversation:
         # The script reads the desk's stored capacity itself: one round trip per claim.
