@@ -436,6 +436,8 @@ async def test_export_training_command_writes_rasa_nlu_yaml(
         "order_status": "- wheres my stuff\n",
         "return_item": "- refund pls\n",
     }
+    _, stats = await channel.request("GET", "/agent/stats", token=ALICE)
+    assert stats["training_examples"]["exported"] == 1  # the command's export is counted
     _, served = await channel.request("GET", "/agent/training-examples?format=yaml", token=ALICE)
     assert out.read_text() == served
 

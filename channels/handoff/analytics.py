@@ -21,7 +21,7 @@ Cluster too.)
 What the feed cannot tell is read when the figures are asked for: the queue
 length, the longest wait now and the number of stored training examples.
 Training examples added and exported are counted by `record_training` (the HTTP
-routes call it through a response hook).
+routes call it through a response hook, the export-training command itself).
 
 No Sanic here: `routes_metrics.py` serves the figures.
 """

@@ -49,18 +49,21 @@ def parser() -> argparse.ArgumentParser:
 async def export_training(out: Path, redis_url: str, bot: str) -> int:
     from redis.asyncio import Redis
 
+    from channels.handoff.analytics import Analytics
     from channels.handoff.keys import KeySpace
     from channels.handoff.store import HandoffStore
     from channels.handoff.training import existing_examples, exportable, to_nlu_yaml, with_conflicts
 
     redis = Redis.from_url(redis_url, socket_connect_timeout=2)
     try:
-        stored = await HandoffStore(redis, KeySpace(bot=bot)).training_examples()
+        store = HandoffStore(redis, KeySpace(bot=bot))
+        stored = await store.training_examples()
+        examples = exportable(with_conflicts(stored, existing_examples(Path("data"))))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(to_nlu_yaml(examples))
+        await Analytics(store).record_training("exported")  # as an export over HTTP is
     finally:
         await redis.close()
-    examples = exportable(with_conflicts(stored, existing_examples(Path("data"))))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(to_nlu_yaml(examples))
     return len(examples)
 
 

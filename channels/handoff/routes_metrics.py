@@ -117,7 +117,7 @@ class SnapshotCollector(Collector):
         )
         yield counter(
             "handoff_training_exports",
-            "Exports of the training examples as Rasa NLU YAML over HTTP (not the export-training command).",
+            "Exports of the training examples as Rasa NLU YAML (over HTTP and by the export-training command).",
             "training_examples:exported",
         )
         yield counter(
