@@ -106,11 +106,23 @@ export class AgentApi {
   deleteCannedResponse(id) {
     return this.request("DELETE", `agent/canned-responses/${encodeURIComponent(id)}`);
   }
-  addTrainingExample(id, text, intent) {
+  addTrainingExample(id, text, intent, entities = []) {
     return this.request("POST", `agent/conversations/${encodeURIComponent(id)}/training-examples`, {
       text,
       intent,
+      entities,
     });
+  }
+  trainingExamples(status = "all") {
+    return this.request("GET", `agent/training-examples?status=${encodeURIComponent(status)}`).then(
+      (r) => r.data.examples,
+    );
+  }
+  /** A trainer's review: any of text, intent, entities, status. */
+  reviewTrainingExample(id, changes) {
+    return this.request("PATCH", `agent/training-examples/${encodeURIComponent(id)}`, changes).then(
+      (r) => r.data.example,
+    );
   }
 }
 

@@ -5,6 +5,7 @@
 import { AgentApi, ApiError, LiveFeed } from "./api.js";
 import { SettingsView } from "./settings.js";
 import { StatsView } from "./stats.js";
+import { INTENT_PATTERN, TRAINER_ROLES, TrainingView, entitySpans } from "./training.js";
 import { avatarFor, clock, compareIds, duration, el, fullTime, icon, setIcon } from "./ui.js";
 
 const TOKEN_KEY = "handoff.console.token";
@@ -54,6 +55,7 @@ const state = {
   trainingFor: null,
   stats: null, // the Stats view
   settings: null, // the Settings view (admins only)
+  training: null, // the Training view (trainers, supervisors, admins)
   canned: null, // the canned responses, loaded on first use
   picker: { open: false, items: [], active: 0 },
   customer: {}, // the open conversation's customer details
@@ -136,13 +138,22 @@ async function startSession(token, knownMe) {
     addToTraining: (message, trigger, conversation) => openTraining(message, trigger, conversation),
     trainedAs: (id) => state.trained.get(id),
     failed: (failure) => failed(failure),
-    onToggle: (open) => paneViewShown(open, state.settings),
+    onToggle: (open) => paneViewShown(open, state.stats),
   });
   if (state.me.role === "admin") {
     state.settings = new SettingsView({
       api: state.api,
       failed: (failure) => failed(failure),
-      onToggle: (open) => paneViewShown(open, state.stats),
+      onToggle: (open) => paneViewShown(open, state.settings),
+    });
+  }
+  if (TRAINER_ROLES.includes(state.me.role)) {
+    state.training = new TrainingView({
+      api: state.api,
+      openConversation: (id) => openConversation(id, { focusPane: true }),
+      intents: () => domainIntents(),
+      failed: (failure) => failed(failure),
+      onToggle: (open) => paneViewShown(open, state.training),
     });
   }
   state.feed = new LiveFeed(token, {
@@ -480,6 +491,7 @@ async function openConversation(id, { focusPane = false, keepNotice = false } = 
   history.replaceState(null, "", `#${encodeURIComponent(id)}`);
   state.stats?.hide();
   state.settings?.hide();
+  state.training?.hide();
   $("placeholder").hidden = true;
   $("conversation-view").hidden = false;
   $("workspace").classList.add("show-conversation");
@@ -517,10 +529,10 @@ function closeConversation() {
   (first || $(`tab-${state.view}`)).focus();
 }
 
-/** The Stats or Settings view takes the conversation's place (and, on a phone, the
- * list's); `other` is the other one of the two, which it replaces. */
-function paneViewShown(open, other) {
-  if (open) other?.hide();
+/** The Stats, Settings or Training view (`shown`) takes the conversation's place (and,
+ * on a phone, the list's), and the place of the other two. */
+function paneViewShown(open, shown) {
+  if (open) for (const view of [state.stats, state.settings, state.training]) if (view && view !== shown) view.hide();
   if (open && state.openId) {
     state.openId = null;
     state.current = null;
@@ -772,41 +784,150 @@ function closeMenu({ focusButton = false } = {}) {
 
 // -- training -------------------------------------------------------------------------
 
+const NEW_INTENT = "__new__"; // the intent picker's "Propose a new intent…"
+
+/** The domain's intents, loaded once. */
+async function domainIntents() {
+  if (!state.intents) state.intents = await state.api.intents();
+  return state.intents;
+}
+
 async function openTraining(message, trigger, conversation = state.openId) {
   state.trainingFor = { message, trigger, conversation };
   const dialog = $("training-dialog");
   $("training-text").value = message.text;
   $("training-error").textContent = "";
+  $("training-new-intent").value = "";
+  $("training-new-intent").removeAttribute("aria-invalid");
+  $("training-entity-rows").replaceChildren();
+  syncNewIntent();
   dialog.showModal();
   const select = $("training-intent");
+  const proposeOption = () => el("option", { value: NEW_INTENT }, "Propose a new intent…");
   if (!state.intents) {
     select.replaceChildren(el("option", { value: "" }, "Loading intents…"));
     try {
-      state.intents = await state.api.intents();
+      await domainIntents();
     } catch (failure) {
-      if (!failed(failure)) $("training-error").textContent = `Cannot load the intents: ${failure.message}`;
+      if (failed(failure)) return;
+      $("training-error").textContent = `Cannot load the intents: ${failure.message}`;
+      select.replaceChildren(el("option", { value: "" }, "Intents not loaded"), proposeOption());
       return;
     }
   }
   const previous = state.trained.get(message.id) || "";
+  const proposed = Boolean(previous) && !state.intents.includes(previous);
   select.replaceChildren(
     el("option", { value: "" }, "Choose an intent…"),
     ...state.intents.map((intent) => el("option", { value: intent, selected: intent === previous }, intent)),
+    el("option", { value: NEW_INTENT, selected: proposed }, "Propose a new intent…"),
   );
+  if (proposed) $("training-new-intent").value = previous;
+  syncNewIntent();
   select.focus();
+}
+
+/** The new intent's field shows while "Propose a new intent…" is picked. */
+function syncNewIntent() {
+  $("training-new-intent-row").hidden = $("training-intent").value !== NEW_INTENT;
+}
+
+/** A row of the entities: name and value, the value prefilled with the text's selection. */
+function addEntityRow() {
+  const rows = $("training-entity-rows");
+  const textBox = $("training-text");
+  const number = rows.children.length + 1;
+  const { selectionStart: from, selectionEnd: to, value: text } = textBox;
+  const selected = to > from ? text.slice(from, to) : "";
+  // The selection without its edge spaces, and where it starts (in the untrimmed text).
+  const lead = selected.length - selected.trimStart().length;
+  const value = selected.trim();
+  const key = `${Date.now().toString(36)}${number}`;
+  const name = el("input", { id: `entity-name-${key}`, class: "entity-name-input", autocomplete: "off", spellcheck: "false", maxlength: 64, placeholder: "order_id" });
+  const valueInput = el("input", { id: `entity-value-${key}`, class: "entity-value-input", autocomplete: "off", spellcheck: "false", maxlength: 4096 });
+  valueInput.value = value;
+  const row = el(
+    "li",
+    { class: "entity-row", dataset: value ? { at: String(from + lead) } : {} },
+    el("div", { class: "entity-field" }, el("label", { for: name.id }, `Entity ${number} name`), name),
+    el("div", { class: "entity-field" }, el("label", { for: valueInput.id }, `Entity ${number} value`), valueInput),
+    el(
+      "button",
+      {
+        type: "button",
+        class: "icon-button entity-remove",
+        "aria-label": `Remove entity ${number}`,
+        title: `Remove entity ${number}`,
+        onclick: () => {
+          const next = row.nextElementSibling || row.previousElementSibling;
+          row.remove();
+          renumberEntityRows();
+          (next ? next.querySelector("input") : $("training-entity-add")).focus();
+        },
+      },
+      icon("close", "icon icon--tiny"),
+    ),
+  );
+  rows.append(row);
+  name.focus();
+}
+
+function renumberEntityRows() {
+  [...$("training-entity-rows").children].forEach((row, index) => {
+    const [nameLabel, valueLabel] = row.querySelectorAll("label");
+    nameLabel.textContent = `Entity ${index + 1} name`;
+    valueLabel.textContent = `Entity ${index + 1} value`;
+    const remove = row.querySelector(".entity-remove");
+    remove.setAttribute("aria-label", `Remove entity ${index + 1}`);
+    remove.title = `Remove entity ${index + 1}`;
+  });
 }
 
 async function saveTraining(event) {
   event.preventDefault();
   const target = state.trainingFor;
-  const text = $("training-text").value.trim();
-  const intent = $("training-intent").value;
+  const raw = $("training-text").value;
+  const text = raw.trim();
+  const lead = raw.length - raw.trimStart().length;
+  const picked = $("training-intent").value;
+  const proposing = picked === NEW_INTENT;
+  const newIntent = $("training-new-intent");
+  const intent = proposing ? newIntent.value.trim() : picked;
   const error = $("training-error");
+  newIntent.removeAttribute("aria-invalid");
+  for (const input of $("training-entity-rows").querySelectorAll("input")) input.removeAttribute("aria-invalid");
   if (!text) return void (error.textContent = "The example text is empty.");
-  if (!intent) return void (error.textContent = "Choose the intent this message should have meant.");
+  if (!intent) {
+    error.textContent = proposing ? "Name the new intent." : "Choose the intent this message should have meant.";
+    (proposing ? newIntent : $("training-intent")).focus();
+    return;
+  }
+  if (proposing && !INTENT_PATTERN.test(intent)) {
+    error.textContent = "A new intent's name may hold only letters, digits and _ / . - (at most 100 characters), no spaces.";
+    newIntent.setAttribute("aria-invalid", "true");
+    newIntent.focus();
+    return;
+  }
+  const rowNodes = [...$("training-entity-rows").children];
+  const rows = rowNodes.map((row) => ({
+    name: row.querySelector(".entity-name-input").value,
+    value: row.querySelector(".entity-value-input").value.trim(),
+    at: row.dataset.at === undefined ? null : Number(row.dataset.at) - lead,
+  }));
+  const spans = entitySpans(text, rows);
+  if (spans.error) {
+    error.textContent = spans.error;
+    const input = rowNodes[spans.row]?.querySelector(spans.field === "name" ? ".entity-name-input" : ".entity-value-input");
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    }
+    return;
+  }
+  error.textContent = "";
   $("training-save").disabled = true;
   try {
-    const { status } = await state.api.addTrainingExample(target.conversation, text, intent);
+    const { status, data } = await state.api.addTrainingExample(target.conversation, text, intent, spans.entities);
     state.trained.set(target.message.id, intent);
     const node = document.querySelector(`#transcript [data-id="${CSS.escape(target.message.id)}"] .msg-tools`);
     if (node) {
@@ -814,10 +935,22 @@ async function saveTraining(event) {
       node.prepend(trainedTag(intent));
     }
     state.stats?.render();
+    if (state.training?.visible) state.training.refresh();
     closeTraining();
-    toast(status === 201 ? `Added to training as “${intent}”.` : `Already in the training data as “${intent}”.`, "success");
+    const flagged = data && data.example && data.example.proposed_intent;
+    toast(
+      status === 201
+        ? flagged
+          ? `Added to training, proposing the new intent “${intent}”.`
+          : `Added to training as “${intent}”.`
+        : `Already in the training data as “${intent}”.`,
+      "success",
+    );
   } catch (failure) {
-    if (!failed(failure)) error.textContent = failure.message;
+    if (!failed(failure)) {
+      error.textContent = failure.status === 409 ? `Not added: ${failure.message} Try again.` : `Not added: ${failure.message}`;
+      if (failure.body && failure.body.field === "intent") (proposing ? newIntent : $("training-intent")).focus();
+    }
   } finally {
     $("training-save").disabled = false;
   }
@@ -947,6 +1080,8 @@ function wireStaticControls() {
 
   $("training-form").addEventListener("submit", saveTraining);
   $("training-cancel").addEventListener("click", closeTraining);
+  $("training-intent").addEventListener("change", syncNewIntent);
+  $("training-entity-add").addEventListener("click", addEntityRow);
   $("training-dialog").addEventListener("close", () => {
     const trigger = state.trainingFor && state.trainingFor.trigger;
     if (trigger && trigger.isConnected) trigger.focus();
