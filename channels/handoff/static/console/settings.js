@@ -3,6 +3,7 @@
 // that differ from the stored ones are sent; the server checks them all and either
 // stores them all or refuses with a message, which is shown next to Save.
 
+import { PaneView } from "./pane.js";
 import { el, icon, setIcon } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
@@ -77,7 +78,7 @@ function padTime(input) {
   if (value !== input.value) input.value = value;
 }
 
-export class SettingsView {
+export class SettingsView extends PaneView {
   /**
    * @param {object} options
    * @param {import("./api.js").AgentApi} options.api
@@ -85,11 +86,10 @@ export class SettingsView {
    * @param {(open: boolean) => void} options.onToggle  the workspace shows the pane (phones)
    */
   constructor({ api, failed, onToggle }) {
-    Object.assign(this, { api, failed, onToggle });
-    this.visible = false;
+    super({ view: "settings-view", button: "settings-button", title: "settings-title", onToggle });
+    Object.assign(this, { api, failed });
     this.saved = null; // the settings as the server last gave them
     this.busy = false;
-    this.button = $("settings-button");
     this.button.prepend(icon("settings"));
     this.button.hidden = false;
     setIcon($("settings-close"), "close", "Close settings");
@@ -100,7 +100,6 @@ export class SettingsView {
   }
 
   wire() {
-    this.button.addEventListener("click", () => (this.visible ? this.close() : this.show()));
     $("settings-close").addEventListener("click", () => this.close());
     $("settings-reload").addEventListener("click", () => this.load());
     const form = $("settings-form");
@@ -124,30 +123,8 @@ export class SettingsView {
 
   // -- showing -----------------------------------------------------------------------
 
-  show() {
-    this.visible = true;
-    $("placeholder").hidden = true;
-    $("conversation-view").hidden = true;
-    $("settings-view").hidden = false;
-    this.button.setAttribute("aria-pressed", "true");
-    this.onToggle(true);
-    $("settings-title").focus({ preventScroll: true });
+  opened() {
     this.load();
-  }
-
-  /** Leaves the view; `showPlaceholder` when nothing else takes its place. */
-  hide({ showPlaceholder = false } = {}) {
-    if (!this.visible) return;
-    this.visible = false;
-    $("settings-view").hidden = true;
-    this.button.setAttribute("aria-pressed", "false");
-    if (showPlaceholder) $("placeholder").hidden = false;
-  }
-
-  close() {
-    this.hide({ showPlaceholder: true });
-    this.onToggle(false);
-    this.button.focus();
   }
 
   // -- loading and saving ------------------------------------------------------------

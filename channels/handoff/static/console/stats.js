@@ -2,6 +2,7 @@
 // messages the bot did not understand, each one click from "Add to training".
 // Figures come from GET agent/stats (docs/api.md); they are the same on every server.
 
+import { PaneView } from "./pane.js";
 import { duration, el, icon, setIcon } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
@@ -17,7 +18,7 @@ const REASON_NOTES = [
 
 const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
-export class StatsView {
+export class StatsView extends PaneView {
   /**
    * @param {object} options
    * @param {import("./api.js").AgentApi} options.api
@@ -28,49 +29,28 @@ export class StatsView {
    * @param {(open: boolean) => void} options.onToggle  the workspace shows the pane (phones)
    */
   constructor({ api, openConversation, addToTraining, trainedAs, failed, onToggle }) {
-    Object.assign(this, { api, openConversation, addToTraining, trainedAs, failed, onToggle });
-    this.visible = false;
+    super({ view: "stats-view", button: "stats-button", title: "stats-title", onToggle });
+    Object.assign(this, { api, openConversation, addToTraining, trainedAs, failed });
     this.figures = null;
     this.timer = null;
     this.soon = null;
     this.loading = false;
-    this.button = $("stats-button");
     this.button.prepend(icon("chart"));
     setIcon($("stats-close"), "close", "Close stats");
     $("stats-refresh").prepend(icon("refresh"));
-    this.button.addEventListener("click", () => (this.visible ? this.close() : this.show()));
     $("stats-close").addEventListener("click", () => this.close());
     $("stats-refresh").addEventListener("click", () => this.refresh());
   }
 
-  show() {
-    this.visible = true;
-    $("placeholder").hidden = true;
-    $("conversation-view").hidden = true;
-    $("stats-view").hidden = false;
-    this.button.setAttribute("aria-pressed", "true");
-    this.onToggle(true);
-    $("stats-title").focus({ preventScroll: true });
+  opened() {
     clearInterval(this.timer);
     this.timer = setInterval(() => this.refresh(), REFRESH_MS);
     this.refresh();
   }
 
-  /** Leaves the view; `showPlaceholder` when no conversation takes its place. */
-  hide({ showPlaceholder = false } = {}) {
-    if (!this.visible) return;
-    this.visible = false;
+  closed() {
     clearInterval(this.timer);
     clearTimeout(this.soon);
-    $("stats-view").hidden = true;
-    this.button.setAttribute("aria-pressed", "false");
-    if (showPlaceholder) $("placeholder").hidden = false;
-  }
-
-  close() {
-    this.hide({ showPlaceholder: true });
-    this.onToggle(false);
-    this.button.focus();
   }
 
   /** Something happened on the live feed: the figures change a moment later. */

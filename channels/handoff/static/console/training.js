@@ -3,6 +3,7 @@
 // admins): the stored examples of GET agent/training-examples, each accepted, rejected
 // or edited with PATCH agent/training-examples/{id}.
 
+import { PaneView } from "./pane.js";
 import { clock, el, fullTime, icon, setIcon } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
@@ -94,7 +95,7 @@ function movedEntities(text, entities) {
   return { kept, dropped };
 }
 
-export class TrainingView {
+export class TrainingView extends PaneView {
   /**
    * @param {object} options
    * @param {import("./api.js").AgentApi} options.api
@@ -104,18 +105,16 @@ export class TrainingView {
    * @param {(open: boolean) => void} options.onToggle  the workspace shows the pane (phones)
    */
   constructor({ api, openConversation, intents, failed, onToggle }) {
-    Object.assign(this, { api, openConversation, intents, failed, onToggle });
-    this.visible = false;
+    super({ view: "training-view", button: "training-button", title: "training-view-title", onToggle });
+    Object.assign(this, { api, openConversation, intents, failed });
     this.examples = [];
     this.editing = null; // id of the example being edited
     this.loading = false;
     this.domain = [];
-    this.button = $("training-button");
     this.button.prepend(icon("tag"));
     this.button.hidden = false;
     setIcon($("training-close"), "close", "Close training");
     $("training-refresh").prepend(icon("refresh"));
-    this.button.addEventListener("click", () => (this.visible ? this.close() : this.show()));
     $("training-close").addEventListener("click", () => this.close());
     $("training-refresh").addEventListener("click", () => this.refresh());
     $("training-status-filter").addEventListener("change", () => {
@@ -128,14 +127,7 @@ export class TrainingView {
     return $("training-status-filter").value;
   }
 
-  show() {
-    this.visible = true;
-    $("placeholder").hidden = true;
-    $("conversation-view").hidden = true;
-    $("training-view").hidden = false;
-    this.button.setAttribute("aria-pressed", "true");
-    this.onToggle(true);
-    $("training-view-title").focus({ preventScroll: true });
+  opened() {
     this.refresh();
     this.intents()
       .then((intents) => {
@@ -145,20 +137,8 @@ export class TrainingView {
       .catch(() => {}); // the intent field still takes any name
   }
 
-  /** Leaves the view; `showPlaceholder` when nothing else takes its place. */
-  hide({ showPlaceholder = false } = {}) {
-    if (!this.visible) return;
-    this.visible = false;
+  closed() {
     this.editing = null;
-    $("training-view").hidden = true;
-    this.button.setAttribute("aria-pressed", "false");
-    if (showPlaceholder) $("placeholder").hidden = false;
-  }
-
-  close() {
-    this.hide({ showPlaceholder: true });
-    this.onToggle(false);
-    this.button.focus();
   }
 
   async refresh({ focus = null } = {}) {
