@@ -258,6 +258,7 @@ async def test_unclaimed_wait_keeps_waiting_and_tells_the_customer_once(sweeping
 
 async def test_an_agent_who_goes_offline_returns_their_customers_to_the_queue(sweeping: ChannelServer) -> None:
     await settings(sweeping, offline_grace_s=1)
+    await sweeping.hand_over("early")  # waiting since before c1 was handed over
     await sweeping.hand_over("c1")
     feed = await LiveSocket.open(f"{sweeping.ws_base}/agent/ws", ALICE)
     assert (await claim(sweeping, "c1"))[0] == 200
@@ -266,7 +267,7 @@ async def test_an_agent_who_goes_offline_returns_their_customers_to_the_queue(sw
     requeued = await watcher.next(lambda f: f.get("event") == "requeued", timeout_s=5)
     assert requeued["conversation"] == "c1" and requeued["data"]["state"] == "waiting"
     _, waiting = await sweeping.request("GET", "/agent/conversations?view=waiting", token=BOB)
-    assert [c["id"] for c in waiting["conversations"]] == ["c1"]
+    assert [c["id"] for c in waiting["conversations"]] == ["c1", "early"]  # the top of Waiting
     await watcher.close()
 
 

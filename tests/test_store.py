@@ -396,10 +396,14 @@ async def test_transfer_back_to_the_queue_keeps_its_place(store: HandoffStore) -
 
 async def test_forced_transfer_to_the_queue_names_its_reason(store: HandoffStore) -> None:
     await assigned_conversation(store, "c1", "alice", "Alice")
+    await store.receive_customer_message("older", "hello?")  # waited before c1 came back...
+    await store.start_waiting("older", "nlu_fallback")
+    await store.redis.zadd(store.keys.waiting, {"older": 1})  # ...since long before c1 first waited
     start = await store.last_event_id()
     assert await store.transfer("c1", "sweeper", None, force=True, max_chats=1, reason="agent_offline") == "alice"
     assert (await store.require_conversation("c1")).state == "waiting"
-    assert await store.waiting_position("c1") == 1
+    assert await store.waiting_position("c1") == 1  # its agent left it: the top of Waiting
+    assert [c.id for c in await store.list_conversations("waiting", "bob")] == ["c1", "older"]
     assert await store.agent_conversations("alice") == []
     [requeued, _] = await store.events_after(start)
     assert (requeued.type, requeued.data["requeued_reason"]) == ("requeued", "agent_offline")

@@ -1,5 +1,6 @@
 -- assigned -> assigned (another agent) or assigned -> waiting (back to the queue,
--- at its original place: the longer it has waited, the nearer the top).
+-- at its original place: the longer it has waited, the nearer the top; with the
+-- reason 'agent_offline', at the very top: its agent left it).
 -- KEYS: conv, agent_conversations (expected_owner), agent_conversations (target), waiting, events, msgs,
 --       all_conversations
 -- ARGV: conv_id, caller, force ('1'/'0'), now_ms, events_maxlen, expected_owner, target ('' = queue),
@@ -16,6 +17,10 @@ if ARGV[7] == owner then return {'same_agent'} end
 redis.call('SREM', KEYS[2], ARGV[1])
 if ARGV[7] == '' then
   local since = redis.call('HGET', KEYS[1], 'waiting_since') or ARGV[4]
+  if ARGV[11] == 'agent_offline' then
+    local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+    if first[2] and tonumber(first[2]) <= tonumber(since) then since = string.format('%d', tonumber(first[2]) - 1) end
+  end
   redis.call('HDEL', KEYS[1], 'agent', 'agent_name', 'claimed_at')
   redis.call('HSET', KEYS[1], 'state', 'waiting', 'waiting_since', since, 'updated_at', ARGV[4],
     'requeued_reason', ARGV[11])

@@ -38,7 +38,7 @@ const POLICIES = {
     bot: "The customer goes back to the bot and is told nobody is available.",
   },
   agent_offline_policy: {
-    wait: "Their customers go back to Waiting, at the place of their first wait, and are told a colleague will come.",
+    wait: "Their customers go back to the top of Waiting and are told a colleague will come.",
     bot: "Their customers go back to the bot and are told nobody is available.",
   },
 };
