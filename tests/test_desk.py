@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from channels.handoff.settings import OfficeHours
 from tests.api_client import LiveSocket, is_message
 from tests.channel_server import BOT_ASSIGNED, NO_AGENTS, STILL_WAITING, ChannelServer, agent_token
 from tests.redis_server import RedisServer
@@ -384,3 +385,17 @@ async def test_permission_matrix_by_role(channel: ChannelServer, method: str, pa
             assert status in (200, 201), (role, answer)
         else:
             assert (status, answer["error"]) == (403, "forbidden_role"), (role, answer)
+
+
+def test_office_hours_follow_their_time_zone_and_weekly_spans() -> None:
+    hours = OfficeHours.parse(
+        {"timezone": "America/New_York", "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-28"]}
+    )
+    # Monday 2026-11-23, 13:59 and 14:00 UTC: 08:59 and 09:00 in New York (UTC-5 in November).
+    assert not hours.is_open(datetime(2026, 11, 23, 13, 59, tzinfo=timezone.utc))
+    assert hours.is_open(datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc))
+    assert hours.is_open(datetime(2026, 11, 23, 21, 59, tzinfo=timezone.utc))
+    assert not hours.is_open(datetime(2026, 11, 23, 22, 0, tzinfo=timezone.utc))  # 17:00 there: closed
+    # Tuesday 10:00 in New York: no span on Tuesdays.
+    assert not hours.is_open(datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc))
+    assert not hours.is_open(datetime(2026, 12, 28, 15, 0, tzinfo=timezone.utc))  # a Monday, but a holiday

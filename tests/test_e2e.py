@@ -160,3 +160,30 @@ async def test_asking_for_a_human_and_disabling_handoff(first: ApiClient) -> Non
         assert [m["text"] for m in answer["messages"]] == [response_text("utter_handoff_disabled")]
     finally:
         await first.request("PUT", "/agent/settings", {"enabled": True}, admin)
+
+
+async def test_the_desk_policies_reach_the_customer_through_the_bot(first: ApiClient) -> None:
+    """Nobody online (offline at once) and outside office hours, through the real actions."""
+    admin = agent_token("root", role="admin")
+    _, before = await first.request("GET", "/agent/settings", token=admin)
+    try:
+        changes = {"offline_grace_s": 0, "no_agents_policy": "bot"}
+        assert (await first.request("PATCH", "/agent/settings", changes, admin))[0] == 200
+        status, answer = await first.say("e2e-policy-1", "xkcd qwfp zzvb blorf")
+        assert (status, answer["state"]) == (200, "bot")
+        assert [m["text"] for m in answer["messages"]] == [response_text("utter_no_agents_online")]
+
+        assert (await first.request("PATCH", "/agent/settings", {"no_agents_policy": "wait"}, admin))[0] == 200
+        status, answer = await first.say("e2e-policy-2", "xkcd qwfp zzvb blorf")
+        assert (status, answer["state"]) == (200, "waiting")
+        texts = [m["text"] for m in answer["messages"]]
+        assert texts == [response_text("utter_agent_fallback"), response_text("utter_waiting_no_agents")]
+
+        closed_all_week = {"timezone": "Pacific/Auckland", "weekly": {}, "holidays": []}
+        changes = {"office_hours": closed_all_week, "out_of_hours_policy": "bot"}
+        assert (await first.request("PATCH", "/agent/settings", changes, admin))[0] == 200
+        status, answer = await first.say("e2e-policy-3", "xkcd qwfp zzvb blorf")
+        assert (status, answer["state"]) == (200, "bot")
+        assert [m["text"] for m in answer["messages"]] == [response_text("utter_out_of_office_hours")]
+    finally:
+        await first.request("PUT", "/agent/settings", before, admin)
