@@ -78,3 +78,7 @@ class TranscriptOutputChannel(OutputChannel):
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"text": text})
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        # As Rasa's dispatcher sends it (`custom`), so a handoff request stays a control message.
+        await self.send_response(recipient_id, {"custom": json_message})

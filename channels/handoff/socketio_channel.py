@@ -19,15 +19,14 @@ from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput
-from redis.exceptions import RedisError
 from sanic import Blueprint, Sanic
 
+from channels.handoff.channel_relay import ChannelMembers, relay_feed
 from channels.handoff.context import channel_service
 from channels.handoff.runtime import HandoffRuntime
 from channels.handoff.service import HandoffService, OnNewMessage
 
 logger = logging.getLogger(__name__)
-RELAYED_AUTHORS = ("agent", "system", "bot")
 
 
 class HandoffSocketIOInput(SocketIOInput):
@@ -110,27 +109,13 @@ class HandoffSocketIOInput(SocketIOInput):
     async def relay(self, app: Sanic) -> None:
         """Pushes what agents (and the bot, outside a customer's request) say to the
         customer's Socket.IO room; every process does, the one holding the socket delivers."""
-        runtime: HandoffRuntime = app.ctx.handoff
-        members = self.members(app)
-        subscription = runtime.hub.subscribe()
-        try:
-            while not runtime.stopping:  # also ends it if redis-py swallows the cancellation
-                event = await subscription.queue.get()
-                message = event.data
-                if event.type != "message" or message.get("from") not in RELAYED_AUTHORS:
-                    continue
-                if message.get("delivered_by") == self.name() or self.sio is None:
-                    continue
-                try:
-                    if not await members.contains(event.conversation_id):
-                        continue
-                except RedisError as failure:
-                    logger.warning("socketio relay: Redis unavailable (%r)", failure)
-                    continue
-                payload = {k: v for k, v in message.items() if k not in ("id", "from", "at", "delivered_by")}
-                await self.sio.emit(self.bot_message_evt, payload, room=event.conversation_id, namespace=self.namespace)
-        finally:
-            runtime.hub.unsubscribe(subscription)
+        sio = self.sio
+        assert sio is not None
+
+        async def emit(conversation_id: str, payload: dict[str, Any]) -> None:
+            await sio.emit(self.bot_message_evt, payload, room=conversation_id, namespace=self.namespace)
+
+        await relay_feed(app.ctx.handoff, self.name(), emit)
 
 
 class ArrivalOrder:
@@ -152,17 +137,3 @@ class ArrivalOrder:
             mine.set_result(None)
             if self._last.get(key) is mine:
                 del self._last[key]
-
-
-class ChannelMembers:
-    """The conversations that arrived through one Rasa channel (a Redis set)."""
-
-    def __init__(self, runtime: HandoffRuntime, channel: str) -> None:
-        self.redis = runtime.redis
-        self.key = runtime.store.keys.channel_members(channel)
-
-    async def sadd(self, conversation_id: str) -> None:
-        await self.redis.sadd(self.key, conversation_id)
-
-    async def contains(self, conversation_id: str) -> bool:
-        return bool(await self.redis.sismember(self.key, conversation_id))

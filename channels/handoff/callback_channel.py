@@ -1,0 +1,57 @@
+"""Human fallback for customers on Rasa's `callback` channel.
+
+Register `channels.handoff.callback_channel.HandoffCallbackInput` in credentials.yml
+instead of `callback` (the same `url` setting). Its output posts every message to
+that URL, so customers get the handoff as on Socket.IO: the handover message,
+silence from the bot while humans have them, and what agents, the desk and the bot
+(on release) say, posted to the URL as it is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from rasa.core.channels.callback import CallbackInput, CallbackOutput
+from rasa.core.channels.channel import UserMessage
+from sanic import Blueprint, Sanic
+
+from channels.handoff.channel_relay import ChannelMembers, relay_feed
+from channels.handoff.context import channel_service, runtime_of_app
+from channels.handoff.service import OnNewMessage
+
+logger = logging.getLogger(__name__)
+
+
+class HandoffCallbackInput(CallbackInput):
+    """Rasa's callback channel, with the handoff in front of the bot."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "callback"
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        wiring: dict[str, Sanic] = {}
+
+        async def with_handoff(message: UserMessage) -> None:
+            app = wiring["app"]
+            await ChannelMembers(runtime_of_app(app), self.name()).sadd(message.sender_id)
+            await channel_service(app).channel_message(message, on_new_message)
+
+        bp = super().blueprint(with_handoff)
+
+        @bp.listener("before_server_start")
+        async def remember_app(app: Sanic, _: Any) -> None:
+            wiring["app"] = app
+
+        @bp.listener("after_server_start")
+        async def start_relay(app: Sanic, _: Any) -> None:
+            async def post(conversation_id: str, payload: dict[str, Any]) -> None:
+                # A fresh output each time: Rasa's keeps every message it sent.
+                await CallbackOutput(self.callback_endpoint).send_response(conversation_id, payload)
+
+            runtime = runtime_of_app(app)
+            runtime.periodic.append(asyncio.get_running_loop().create_task(relay_feed(runtime, self.name(), post)))
+
+        return bp
