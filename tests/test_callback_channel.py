@@ -60,25 +60,35 @@ async def receiver() -> AsyncIterator[CallbackReceiver]:
     await found.runner.cleanup()
 
 
-@pytest.fixture
-async def server(
-    redis_server: RedisServer, redis_client: Any, receiver: CallbackReceiver
-) -> AsyncIterator[ChannelServer]:
-    channel = ChannelServer(redis_server.url)
+def with_callback(channel: ChannelServer, receiver: CallbackReceiver) -> ChannelServer:
     callback = HandoffCallbackInput(EndpointConfig(f"http://127.0.0.1:{receiver.port}/bot"))
     channel.app.blueprint(callback.blueprint(channel.bot), url_prefix="/webhooks/callback")
-    await channel.start()
-    yield channel
-    await channel.stop()
+    return channel
+
+
+@pytest.fixture
+async def servers(
+    redis_server: RedisServer, redis_client: Any, receiver: CallbackReceiver
+) -> AsyncIterator[tuple[ChannelServer, ChannelServer]]:
+    """Two servers on one Redis, both with the callback channel: each message is posted once."""
+    first = with_callback(ChannelServer(redis_server.url), receiver)
+    second = with_callback(ChannelServer(redis_server.url), receiver)
+    second.bridge = first.bridge  # one stand-in tracker for both, as Rasa's is in Redis
+    await first.start()
+    await second.start()
+    yield first, second
+    await second.stop()
+    await first.stop()
 
 
 async def test_callback_customer_is_handed_over_hears_the_agent_and_comes_back(
-    server: ChannelServer, receiver: CallbackReceiver
+    servers: tuple[ChannelServer, ChannelServer], receiver: CallbackReceiver
 ) -> None:
+    customer_side, server = servers  # the customer writes to one server, the agent uses the other
     async with aiohttp.ClientSession() as http:
 
         async def say(text: str) -> None:
-            url = f"http://127.0.0.1:{server.port}/webhooks/callback/webhook"
+            url = f"http://127.0.0.1:{customer_side.port}/webhooks/callback/webhook"
             async with http.post(url, json={"sender": "cb-1", "message": text}) as answer:
                 assert answer.status == 200
 

@@ -52,6 +52,7 @@ class HandoffCallbackInput(CallbackInput):
                 await CallbackOutput(self.callback_endpoint).send_response(conversation_id, payload)
 
             runtime = runtime_of_app(app)
-            runtime.periodic.append(asyncio.get_running_loop().create_task(relay_feed(runtime, self.name(), post)))
+            relay = relay_feed(runtime, self.name(), post, once=True)
+            runtime.periodic.append(asyncio.get_running_loop().create_task(relay))
 
         return bp

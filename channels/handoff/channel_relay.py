@@ -31,10 +31,14 @@ class ChannelMembers:
         return bool(await self.redis.sismember(self.key, conversation_id))
 
 
-async def relay_feed(runtime: HandoffRuntime, channel: str, deliver: Deliver) -> None:
+RELAYED_TTL_S = 600
+
+
+async def relay_feed(runtime: HandoffRuntime, channel: str, deliver: Deliver, once: bool = False) -> None:
     """Until the server stops: every message of an agent, the desk or the bot (outside
     a customer's request) in a conversation of `channel` goes to `deliver(conversation,
-    message)`. Every process relays; the channel's output decides who can deliver."""
+    message)`. Every process relays: for Socket.IO the one holding the socket delivers;
+    with `once` (callback), the first process to mark the message in Redis does."""
     members = ChannelMembers(runtime, channel)
     subscription = runtime.hub.subscribe()
     try:
@@ -48,6 +52,10 @@ async def relay_feed(runtime: HandoffRuntime, channel: str, deliver: Deliver) ->
             try:
                 if not await members.contains(event.conversation_id):
                     continue
+                if once and not await runtime.redis.set(
+                    runtime.store.keys.channel_relayed(channel, str(message.get("id"))), 1, nx=True, ex=RELAYED_TTL_S
+                ):
+                    continue  # another process relays this one
             except RedisError as failure:
                 logger.warning("%s relay: Redis unavailable (%r)", channel, failure)
                 continue

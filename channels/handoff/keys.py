@@ -32,6 +32,10 @@ class KeySpace:
     def channel_members(self, channel: str) -> str:
         return f"{self.base}channel:{channel}"
 
+    def channel_relayed(self, channel: str, message_id: str) -> str:
+        """Set by the one process that relays a message to a push channel (callback)."""
+        return f"{self.base}channel:{channel}:relayed:{message_id}"
+
     def channel_cursors(self, channel: str) -> str:
         """Conversation id -> the last transcript id handed to a pull channel (REST)."""
         return f"{self.base}channel:{channel}:delivered"
