@@ -10,7 +10,6 @@ silence from the bot while humans have them, and what agents, the desk and the b
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from rasa.core.channels.callback import CallbackInput, CallbackOutput
@@ -18,10 +17,8 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint, Sanic
 
 from channels.handoff.channel_relay import ChannelMembers, relay_feed
-from channels.handoff.context import channel_service, runtime_of_app
+from channels.handoff.context import blueprint_with_handoff, runtime_of_app
 from channels.handoff.service import OnNewMessage
-
-logger = logging.getLogger(__name__)
 
 
 class HandoffCallbackInput(CallbackInput):
@@ -32,18 +29,10 @@ class HandoffCallbackInput(CallbackInput):
         return "callback"
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        wiring: dict[str, Sanic] = {}
-
-        async def with_handoff(message: UserMessage) -> None:
-            app = wiring["app"]
+        async def remember_customer(app: Sanic, message: UserMessage) -> None:
             await ChannelMembers(runtime_of_app(app), self.name()).sadd(message.sender_id)
-            await channel_service(app).channel_message(message, on_new_message)
 
-        bp = super().blueprint(with_handoff)
-
-        @bp.listener("before_server_start")
-        async def remember_app(app: Sanic, _: Any) -> None:
-            wiring["app"] = app
+        bp = blueprint_with_handoff(super().blueprint, on_new_message, remember_customer)
 
         @bp.listener("after_server_start")
         async def start_relay(app: Sanic, _: Any) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sanic import Sanic
+from rasa.core.channels.channel import UserMessage
+from sanic import Blueprint, Sanic
 from sanic.request import Request
 
 from channels.handoff.bridge import ConversationBridge, RasaBridge
@@ -19,6 +21,30 @@ from channels.handoff.training import existing_examples
 
 def rasa_bridge(app: Sanic) -> ConversationBridge:
     return RasaBridge(getattr(app.ctx, "agent", None))
+
+
+def blueprint_with_handoff(
+    build: Callable[[OnNewMessage], Blueprint],
+    on_new_message: OnNewMessage,
+    prepare: Callable[[Sanic, UserMessage], Awaitable[None]] | None = None,
+) -> Blueprint:
+    """Another Rasa channel's blueprint (`build`: its own `blueprint`) with the handoff in
+    front of the bot: each message runs `prepare` (when given), then the handoff."""
+    wiring: dict[str, Sanic] = {}
+
+    async def with_handoff(message: UserMessage) -> None:
+        app = wiring["app"]
+        if prepare is not None:
+            await prepare(app, message)
+        await channel_service(app).channel_message(message, on_new_message)
+
+    bp = build(with_handoff)
+
+    @bp.listener("before_server_start")
+    async def remember_app(app: Sanic, _: Any) -> None:
+        wiring["app"] = app
+
+    return bp
 
 
 def channel_service(app: Sanic) -> HandoffService:

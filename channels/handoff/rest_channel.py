@@ -10,19 +10,16 @@ the customer's next message, before the bot's own replies.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, Sanic
 
-from channels.handoff.context import channel_service, runtime_of_app
+from channels.handoff.channel_relay import RELAYED_AUTHORS
+from channels.handoff.context import blueprint_with_handoff, runtime_of_app
 from channels.handoff.service import OnNewMessage
 from channels.handoff.store import HandoffStore, Message
-
-logger = logging.getLogger(__name__)
-HELD_AUTHORS = ("agent", "system", "bot")
 
 
 class HandoffRestInput(RestInput):
@@ -33,23 +30,14 @@ class HandoffRestInput(RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        wiring: dict[str, Sanic] = {}
-
-        async def with_handoff(message: UserMessage) -> None:
-            app = wiring["app"]
+        async def hand_over_held(app: Sanic, message: UserMessage) -> None:
+            if message.output_channel is None:
+                return
             held = HeldMessages(runtime_of_app(app).store, self.name())
-            if message.output_channel is not None:
-                for pending in await held.take(message.sender_id):
-                    await message.output_channel.send_response(message.sender_id, as_rasa_message(pending))
-            await channel_service(app).channel_message(message, on_new_message)
+            for pending in await held.take(message.sender_id):
+                await message.output_channel.send_response(message.sender_id, as_rasa_message(pending))
 
-        bp = super().blueprint(with_handoff)
-
-        @bp.listener("before_server_start")
-        async def remember_app(app: Sanic, _: Any) -> None:
-            wiring["app"] = app
-
-        return bp
+        return blueprint_with_handoff(super().blueprint, on_new_message, hand_over_held)
 
 
 def as_rasa_message(message: Message) -> dict[str, Any]:
@@ -78,4 +66,4 @@ class HeldMessages:
         messages = await self.store.customer_messages(conversation_id, cursor.decode())
         if messages:
             await self.store.redis.hset(self.key, conversation_id, messages[-1].id)
-        return [m for m in messages if m.author in HELD_AUTHORS and m.data.get("delivered_by") != self.channel]
+        return [m for m in messages if m.author in RELAYED_AUTHORS and m.data.get("delivered_by") != self.channel]

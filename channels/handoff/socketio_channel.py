@@ -22,9 +22,8 @@ from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, Sanic
 
 from channels.handoff.channel_relay import ChannelMembers, relay_feed
-from channels.handoff.context import channel_service
-from channels.handoff.runtime import HandoffRuntime
-from channels.handoff.service import HandoffService, OnNewMessage
+from channels.handoff.context import blueprint_with_handoff, runtime_of_app
+from channels.handoff.service import OnNewMessage
 
 logger = logging.getLogger(__name__)
 
@@ -37,29 +36,27 @@ class HandoffSocketIOInput(SocketIOInput):
         return "socketio"
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        wiring: dict[str, Sanic] = {}
+        def build(handle: OnNewMessage) -> Blueprint:
+            async def logged(message: UserMessage) -> None:
+                try:
+                    await handle(message)
+                except Exception:
+                    # python-socketio drops a handler's exception silently; say what happened.
+                    logger.exception("socketio: the message of %s failed", message.sender_id)
+                    raise
 
-        async def with_handoff(message: UserMessage) -> None:
-            try:
-                app = wiring["app"]
-                await self.members(app).sadd(message.sender_id)
-                await self.service(app).channel_message(message, on_new_message)
-            except Exception:
-                # python-socketio drops a handler's exception silently; say what happened.
-                logger.exception("socketio: the message of %s failed", message.sender_id)
-                raise
+            return super(HandoffSocketIOInput, self).blueprint(logged)
 
-        bp = super().blueprint(with_handoff)
+        async def remember_customer(app: Sanic, message: UserMessage) -> None:
+            await self.members(app).sadd(message.sender_id)
+
+        bp = blueprint_with_handoff(build, on_new_message, remember_customer)
         self._fix_session_rooms()
         self._keep_message_order()
 
-        @bp.listener("before_server_start")
-        async def remember_app(app: Sanic, _: Any) -> None:
-            wiring["app"] = app
-
         @bp.listener("after_server_start")
         async def start_relay(app: Sanic, _: Any) -> None:
-            runtime: HandoffRuntime = app.ctx.handoff
+            runtime = runtime_of_app(app)
             runtime.periodic.append(asyncio.get_running_loop().create_task(self.relay(app)))
 
         return bp
@@ -99,12 +96,8 @@ class HandoffSocketIOInput(SocketIOInput):
 
         sio.on(self.user_message_evt, user_uttered, namespace=self.namespace)
 
-    def service(self, app: Sanic) -> HandoffService:
-        return channel_service(app)
-
     def members(self, app: Sanic) -> ChannelMembers:
-        runtime: HandoffRuntime = app.ctx.handoff
-        return ChannelMembers(runtime, self.name())
+        return ChannelMembers(runtime_of_app(app), self.name())
 
     async def relay(self, app: Sanic) -> None:
         """Pushes what agents (and the bot, outside a customer's request) say to the
@@ -115,7 +108,7 @@ class HandoffSocketIOInput(SocketIOInput):
         async def emit(conversation_id: str, payload: dict[str, Any]) -> None:
             await sio.emit(self.bot_message_evt, payload, room=conversation_id, namespace=self.namespace)
 
-        await relay_feed(app.ctx.handoff, self.name(), emit)
+        await relay_feed(runtime_of_app(app), self.name(), emit)
 
 
 class ArrivalOrder:
