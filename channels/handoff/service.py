@@ -255,11 +255,11 @@ class HandoffService:
             await self.store.add_reading(sender, message_id, request["reading"])
         self.background.spawn(self.auto_assign(), "auto-assigning waiting customers")
 
-    async def auto_assign(self, limit: int = 100) -> int:
+    async def auto_assign(self, desk: DeskSettings | None = None, limit: int = 100) -> int:
         """With the desk's `auto_assign` on, gives waiting customers (longest-waiting
         first) to the least-loaded online agents with room; returns how many. Each
         assignment is the atomic claim, so processes doing this at once never collide."""
-        desk = await self.desk_settings()
+        desk = desk or await self.desk_settings()
         if not desk.auto_assign:
             return 0
         online = [a for a in await self.store.agents(desk.offline_grace_s * 1000) if a["status"] == "online"]
@@ -396,7 +396,7 @@ class HandoffService:
                     continue
                 if desk.agent_offline_policy == "bot":
                     await self._no_agent_for(conversation_id, "agent_offline", "Your agent had to leave.")
-        await self.auto_assign()  # also gives the returned customers to whoever is online
+        await self.auto_assign(desk)  # also gives the returned customers to whoever is online
 
     async def _no_agent_for(self, conversation_id: str, cause: str, notice: str, since: int | None = None) -> None:
         """A waiting customer goes back to the bot, which says no agent is available
