@@ -3,13 +3,14 @@ store's own suite, also a private three-node Redis Cluster."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import aiohttp
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster as ClusterClient
 
+from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.store import HandoffStore, RedisClient
 from tests.api_client import ApiClient
 from tests.channel_server import ChannelServer
@@ -49,10 +50,11 @@ def redis_cluster() -> Iterator[RedisCluster]:
     cluster.close()
 
 
-@pytest.fixture(params=["single", "cluster"])
+@pytest.fixture(params=["single", "pipelined", "cluster"])
 async def store_redis(request: pytest.FixtureRequest, redis_server: RedisServer) -> AsyncIterator[RedisClient]:
     """A client of a single Redis or of the three-node cluster (emptied): the
-    store's suite runs on both. Other suites keep `redis_client` (single)."""
+    store's suite runs on both, and on the single Redis once more with its scripts
+    on a pipelined connection (`pipes_for`). Other suites keep `redis_client`."""
     client: RedisClient
     if request.param == "cluster":
         cluster: RedisCluster = request.getfixturevalue("redis_cluster")
@@ -102,3 +104,22 @@ def first(stack: Stack, http: aiohttp.ClientSession) -> ApiClient:
 @pytest.fixture
 def second(stack: Stack, http: aiohttp.ClientSession) -> ApiClient:
     return ApiClient(stack.rasa[1].handoff, http)
+
+
+@pytest.fixture
+async def pipes_for(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[], PipelinedRedis | None]]:
+    """Makes the pipelined connections a `store_redis` test's stores use (None
+    unless the test runs as "pipelined"); each is closed after the test."""
+    made: list[PipelinedRedis] = []
+
+    def make() -> PipelinedRedis | None:
+        if request.node.callspec.params.get("store_redis") != "pipelined":
+            return None
+        pipe = PipelinedRedis.from_url(request.getfixturevalue("redis_server").url)
+        assert pipe is not None
+        made.append(pipe)
+        return pipe
+
+    yield make
+    for pipe in made:
+        await pipe.close()

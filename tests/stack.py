@@ -17,6 +17,7 @@ import yaml
 from tests.channel_server import SECRET
 from tests.redis_server import RedisServer, free_port
 
+SHOP_ORIGIN = "https://shop.example"  # the site a chat widget would live on (`rasa run --cors`)
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LOGS = ROOT / "tests" / "artifacts" / "logs"
@@ -136,6 +137,7 @@ class Stack:
         args = [
             str(BIN / "rasa"), "run", "--model", str(model_path()), "--port", str(port),
             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml", "--enable-api",
+            "--cors", SHOP_ORIGIN,
         ]  # fmt: skip
         process, log = self._spawn(args, f"rasa-{index}.log")
         rasa = RasaProcess(port, process, log)

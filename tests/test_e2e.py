@@ -11,7 +11,7 @@ import pytest
 
 from tests.api_client import ApiClient, LiveSocket, is_message
 from tests.channel_server import agent_token
-from tests.stack import Stack, response_text
+from tests.stack import SHOP_ORIGIN, Stack, response_text
 
 pytestmark = pytest.mark.e2e
 
@@ -143,6 +143,33 @@ async def test_the_whole_handoff(
     assert [e["text"] for e in agent_utterances] == ["Hi, I'm here to help."]
     for feed in (alice_feed, bob_feed, customer_feed):
         await feed.close()
+
+
+async def test_a_chat_widget_on_another_site_may_call_the_handoff(first: ApiClient) -> None:
+    """`rasa run --cors <origin>` covers the handoff's routes too: the preflight and
+    the answers name the allowed origin, and no other origin."""
+    webhook = f"{first.base}/webhook"
+    preflight_headers = {
+        "Origin": SHOP_ORIGIN,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,authorization",
+    }
+    async with first.session.options(webhook, headers=preflight_headers) as preflight:
+        assert preflight.status < 300
+        assert preflight.headers.get("Access-Control-Allow-Origin") == SHOP_ORIGIN
+        assert "POST" in preflight.headers.get("Access-Control-Allow-Methods", "")
+    message = {"sender": "cors-customer", "message": "hello"}
+    async with first.session.post(webhook, json=message, headers={"Origin": SHOP_ORIGIN}) as answer:
+        assert answer.status == 200
+        assert answer.headers.get("Access-Control-Allow-Origin") == SHOP_ORIGIN
+        token = (await answer.json())["customer_token"]
+    elsewhere = {"Origin": "https://elsewhere.example", "Authorization": f"Bearer {token}"}
+    async with first.session.post(webhook, json=message, headers=elsewhere) as answer:
+        assert answer.status == 200
+        assert "Access-Control-Allow-Origin" not in answer.headers
+    async with first.session.get(f"{first.base}/agent/me", headers={"Origin": SHOP_ORIGIN}) as refused:
+        assert refused.status == 401  # errors carry the headers too, so the widget can read them
+        assert refused.headers.get("Access-Control-Allow-Origin") == SHOP_ORIGIN
 
 
 async def test_asking_for_a_human_and_disabling_handoff(first: ApiClient) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+from collections.abc import Callable
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
@@ -13,14 +14,16 @@ from redis.crc import key_slot
 
 from channels.handoff.errors import Conflict, Forbidden, NotFound, Unauthorized
 from channels.handoff.keys import KeySpace
+from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.settings import DeskSettings
 from channels.handoff.store import FeedEvent, HandoffStore, RedisClient, TrainingExample, _load_script, now_ms
 
 
 @pytest.fixture
-def store(store_redis: RedisClient) -> HandoffStore:
-    """This suite's store: on a single Redis, then on a Redis Cluster."""
-    return HandoffStore(store_redis)
+def store(store_redis: RedisClient, pipes_for: Callable[[], PipelinedRedis | None]) -> HandoffStore:
+    """This suite's store: on a single Redis (its scripts through redis-py, then on
+    a pipelined connection), then on a Redis Cluster."""
+    return HandoffStore(store_redis, pipe=pipes_for())
 
 
 async def waiting_conversation(store: HandoffStore, conversation_id: str = "c1") -> None:
@@ -107,8 +110,10 @@ async def test_claim_refusals(store: HandoffStore) -> None:
 
 
 @pytest.mark.parametrize("agents", [2, 300])
-async def test_concurrent_claims_have_exactly_one_winner(store_redis: RedisClient, agents: int) -> None:
-    stores = [HandoffStore(store_redis) for _ in range(4)]
+async def test_concurrent_claims_have_exactly_one_winner(
+    store_redis: RedisClient, pipes_for: Callable[[], PipelinedRedis | None], agents: int
+) -> None:
+    stores = [HandoffStore(store_redis, pipe=pipes_for()) for _ in range(4)]  # as four processes
     for round_number in range(5):
         conversation_id = f"race-{round_number}"
         await waiting_conversation(stores[0], conversation_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,10 @@ class HandoffInput(InputChannel):
             app.ctx.handoff_config = self.config
             service = HandoffService(runtime.store, lambda: self.bridge_for(app), self.config, runtime.background)
             runtime.every(self.config.sweep_interval_s, service.sweep, "the desk sweep")
+            if not logging.getLogger("sanic.access").isEnabledFor(logging.INFO):
+                # Rasa sets Sanic's loggers to LOG_LEVEL_LIBRARIES (ERROR unless asked):
+                # no access line would be written, so Sanic need not build one per request.
+                app.config.ACCESS_LOG = False
 
         @bp.listener("after_server_start")
         async def settle(app: Sanic, _: Any) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from channels.handoff.store import FeedEvent, HandoffStore
+from channels.handoff.store import FeedEvent, HandoffStore, _text
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,14 @@ class FeedHub:
             try:
                 if last is None:
                     last = await self.store.last_event_id()
-                for event in await self.store.wait_for_events(last, self.block_ms):
+                entries = await self.store.wait_for_entries(last, self.block_ms)
+                if entries and not self._subscribers:
+                    # No socket open on this process: nothing to decode. (A socket that
+                    # subscribes later replays what it missed from Redis.)
+                    last = _text(entries[-1][0])
+                    continue
+                for entry_id, fields in entries:
+                    event = FeedEvent.from_stream(entry_id, fields)
                     last = event.id
                     self._publish(event)
             except asyncio.CancelledError:

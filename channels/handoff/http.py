@@ -11,6 +11,7 @@ from rasa.core.lock_store import LockError
 from redis.exceptions import RedisError
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
+from sanic_cors.core import SANIC_CORS_EVALUATED
 
 from channels.handoff.auth import AgentIdentity, bearer_token, verify_agent_token
 from channels.handoff.config import HandoffConfig
@@ -34,6 +35,10 @@ def api(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def wrapped(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        if "origin" not in request.headers:
+            # Not a browser's cross-origin request: Rasa's CORS middleware would only
+            # match the path against its rules to add headers no client reads.
+            setattr(request.ctx, SANIC_CORS_EVALUATED, "1")
         try:
             return await handler(request, *args, **kwargs)
         except HandoffError as refused:
@@ -74,4 +79,4 @@ async def limited_agent(request: Request, config: HandoffConfig) -> AgentIdentit
 
 async def rate_limit(request: Request, subject: str, limit: int) -> None:
     runtime = runtime_of(request)
-    await RateLimiter(runtime.redis, runtime.store.keys).check(subject, limit)
+    await RateLimiter(runtime.store).check(subject, limit)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import time
 
-from redis.asyncio import Redis
-
 from channels.handoff.errors import HandoffError
-from channels.handoff.keys import KeySpace
+from channels.handoff.store import HandoffStore
 
 
 class TooManyRequests(HandoffError):
@@ -18,18 +16,11 @@ class TooManyRequests(HandoffError):
 class RateLimiter:
     """At most `limit` requests a second per subject (0: no limit)."""
 
-    def __init__(self, redis: Redis, keys: KeySpace) -> None:
-        self.redis = redis
-        self.keys = keys
+    def __init__(self, store: HandoffStore) -> None:
+        self.store = store
 
     async def check(self, subject: str, limit: int) -> None:
         if limit <= 0:
             return
-        second = int(time.time())
-        key = self.keys.rate(subject, second)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, 2)
-            count, _ = await pipe.execute()
-        if int(count) > limit:
+        if await self.store.count_request(subject, int(time.time())) > limit:
             raise TooManyRequests("rate_limited", f"More than {limit} requests a second; slow down.", retry_after_s=1)

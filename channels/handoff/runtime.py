@@ -16,6 +16,7 @@ from channels.handoff.analytics import Analytics
 from channels.handoff.config import HandoffConfig
 from channels.handoff.feed import FeedHub
 from channels.handoff.keys import KeySpace
+from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.service import BackgroundTasks
 from channels.handoff.store import HandoffStore
 
@@ -42,7 +43,9 @@ class HandoffRuntime:
             if config.redis_cluster
             else Redis.from_url(config.redis_url, **options)
         )
-        store = HandoffStore(redis, KeySpace(bot=config.bot), feed_maxlen=config.feed_maxlen)
+        # Scripts (the hot path) share one pipelined connection; a Cluster keeps redis-py.
+        pipe = None if config.redis_cluster else PipelinedRedis.from_url(config.redis_url, 2, 10)
+        store = HandoffStore(redis, KeySpace(bot=config.bot), feed_maxlen=config.feed_maxlen, pipe=pipe)
         hub = FeedHub(store)
         hub.start()
         analytics = Analytics(store)
@@ -72,5 +75,7 @@ class HandoffRuntime:
         await self.analytics.stop()
         await self.background.drain()
         await self.redis.close()
+        if self.store.pipe is not None:
+            await self.store.pipe.close()
         if isinstance(self.redis, Redis):  # RedisCluster has no connection_pool
             await self.redis.connection_pool.disconnect()

@@ -28,6 +28,7 @@ from redis.commands.core import AsyncScript
 from channels.handoff.errors import Conflict, Forbidden, NotFound, Unauthorized
 from channels.handoff.examples import TrainingExample
 from channels.handoff.keys import KeySpace
+from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.settings import DeskSettings
 
 RedisClient: TypeAlias = Redis | RedisCluster
@@ -194,15 +195,24 @@ def _load_script(name: str) -> str:
 class HandoffStore:
     """Atomic handoff state transitions and reads on one Redis (or one Redis Cluster)."""
 
-    def __init__(self, redis: RedisClient, keys: KeySpace | None = None, feed_maxlen: int = 10_000) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        keys: KeySpace | None = None,
+        feed_maxlen: int = 10_000,
+        pipe: PipelinedRedis | None = None,
+    ) -> None:
+        """`pipe`, when given, runs the Lua scripts (the hot path) on one pipelined
+        connection to the same Redis; everything else goes through `redis`."""
         # The async RedisCluster answers every command the store sends, as Redis
         # does; types-redis 4.6 gives it none of them (its stub has a TODO for
         # AsyncRedisClusterCommands), so the checker sees one Redis.
         self.redis = cast(Redis, redis)
         self.keys = keys or KeySpace()
         self.feed_maxlen = feed_maxlen
-        self._scripts: dict[str, AsyncScript] = {
-            name: self.redis.register_script(_load_script(name))
+        self.pipe = pipe
+        self._sources: dict[str, str] = {
+            name: _load_script(name)
             for name in (
                 "customer_message",
                 "bot_messages",
@@ -217,12 +227,26 @@ class HandoffStore:
                 "hash_update",
                 "hash_compare_and_set",
                 "conversations",
+                "count_request",
             )
         }
+        self._scripts: dict[str, AsyncScript] = {
+            name: self.redis.register_script(source) for name, source in self._sources.items()
+        }
+
+    async def _script(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """A Lua script's raw reply, through the pipelined connection when there is one."""
+        if self.pipe is not None:
+            return await self.pipe.run_script(self._sources[script], list(keys), [str(a) for a in args])
+        return await self._scripts[script](keys=list(keys), args=[str(a) for a in args])
 
     async def _run(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> list[Any]:
-        result = await self._scripts[script](keys=list(keys), args=[str(a) for a in args])
+        result = await self._script(script, keys, args)
         return [r if isinstance(r, list) else _text(r) for r in result]
+
+    async def count_request(self, subject: str, second: int, ttl_s: int = 2) -> int:
+        """Counts one request of `subject` in the window `second`; the window's count."""
+        return int(await self._script("count_request", [self.keys.rate(subject, second)], [ttl_s]))
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
@@ -556,7 +580,7 @@ class HandoffStore:
             return []
         # One script, one JSON array for the page: parsing every hash field of a
         # 100-conversation page in redis-py took most of the Waiting list's time.
-        page = await self._scripts["conversations"](keys=[self.keys.conversation(i) for i in ids], args=list(ids))
+        page = await self._script("conversations", [self.keys.conversation(i) for i in ids], ids)
         summaries = json.loads(page)
         found = (Conversation.from_fields(cid, fields) for cid, fields in zip(ids, summaries, strict=True))
         return [c for c in found if c is not None]
@@ -705,10 +729,15 @@ class HandoffStore:
 
     async def wait_for_events(self, after: str, block_ms: int, limit: int = 1000) -> list[FeedEvent]:
         """Blocks up to `block_ms` for events after `after` (XREAD BLOCK)."""
+        return [
+            FeedEvent.from_stream(entry_id, fields)
+            for entry_id, fields in await self.wait_for_entries(after, block_ms, limit)
+        ]
+
+    async def wait_for_entries(self, after: str, block_ms: int, limit: int = 1000) -> list[tuple[Any, Any]]:
+        """`wait_for_events` undecoded: (id, fields) of each stream entry."""
         answer = await self.redis.xread({self.keys.events: after}, count=limit, block=block_ms)
-        if not answer:
-            return []
-        return [FeedEvent.from_stream(entry_id, fields) for entry_id, fields in answer[0][1]]
+        return list(answer[0][1]) if answer else []
 
     async def oldest_event_id(self) -> str | None:
         entries = await self.redis.xrange(self.keys.events, count=1)

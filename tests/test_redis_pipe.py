@@ -1,0 +1,126 @@
+"""The pipelined connection on a real redis-server of its own: replies reach their
+callers under concurrency, credentials and database from the URL, a killed or
+silent Redis fails the waiting commands with redis-py's errors, and the next
+command reconnects. (The store's whole suite also runs on it: tests/test_store.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
+
+from channels.handoff.redis_pipe import PipelinedRedis, pack_command
+from tests.redis_server import RedisServer, free_port
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
+
+
+def test_commands_are_packed_as_bulk_strings() -> None:
+    assert pack_command(("SET", "k", 7, b"\x00v")) == b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n7\r\n$2\r\n\x00v\r\n"
+    with pytest.raises(TypeError):
+        pack_command(("SET", "k", None))
+
+
+def test_only_plain_and_unix_urls_are_taken() -> None:
+    assert PipelinedRedis.from_url("rediss://example.invalid:6380/0") is None
+    plain = PipelinedRedis.from_url("redis://user:p%40ss@10.0.0.5:7000/4")
+    assert plain is not None
+    assert (plain.host, plain.port, plain.db, plain.username, plain.password) == ("10.0.0.5", 7000, 4, "user", "p@ss")
+    unix = PipelinedRedis.from_url("unix:///run/redis.sock?db=2")
+    assert unix is not None and (unix.unix_path, unix.db) == ("/run/redis.sock", 2)
+
+
+async def test_each_caller_gets_its_own_reply_among_many(own_redis: RedisServer) -> None:
+    pipe = PipelinedRedis.from_url(own_redis.url)
+    assert pipe is not None
+    await pipe.execute("SET", "text", "not a number")
+
+    async def call(index: int) -> object:
+        if index % 5 == 0:  # an error reply fails only its own caller
+            with pytest.raises(ResponseError):
+                await pipe.execute("INCR", "text")
+            return "refused"
+        return await pipe.execute("ECHO", f"caller {index}")
+
+    # Callers cancelled while waiting must not shift the replies of the others.
+    doomed = [asyncio.ensure_future(pipe.execute("GET", "text")) for _ in range(50)]
+    results = asyncio.gather(*(call(i) for i in range(600)))
+    await asyncio.sleep(0)
+    for task in doomed:
+        task.cancel()
+    answers = await results
+    assert answers == ["refused" if i % 5 == 0 else f"caller {i}".encode() for i in range(600)]
+    assert await pipe.execute("GET", "text") == b"not a number"
+    await pipe.close()
+
+
+async def test_credentials_and_database_come_from_the_url(own_redis: RedisServer) -> None:
+    admin = Redis.from_url(own_redis.url)
+    await admin.config_set("requirepass", "s3cret")
+    await admin.close()
+    pipe = PipelinedRedis.from_url(f"redis://:s3cret@127.0.0.1:{own_redis.port}/3")
+    assert pipe is not None
+    await pipe.execute("SET", "where", "db3")
+    check = Redis(port=own_redis.port, password="s3cret", db=3)
+    assert await check.get("where") == b"db3"
+    await check.close()
+    wrong = PipelinedRedis.from_url(f"redis://:wrong@127.0.0.1:{own_redis.port}/3")
+    assert wrong is not None
+    with pytest.raises(RedisError):
+        await wrong.execute("GET", "where")
+    await pipe.close()
+
+
+async def test_a_killed_redis_fails_the_waiting_and_the_next_command_reconnects(own_redis: RedisServer) -> None:
+    pipe = PipelinedRedis.from_url(own_redis.url)
+    assert pipe is not None
+    await pipe.execute("SET", "k", "before")
+    blocked = asyncio.ensure_future(pipe.execute("BLPOP", "nothing", 0))  # waits until Redis dies
+    await asyncio.sleep(0.1)
+    own_redis.kill()
+    with pytest.raises(ConnectionError):
+        await blocked
+    with pytest.raises(ConnectionError):  # refused while Redis is down
+        await pipe.execute("GET", "k")
+    own_redis.start()
+    assert await pipe.execute("PING") == b"PONG"
+    await pipe.close()
+
+
+async def test_a_silent_redis_times_out_and_the_connection_is_replaced() -> None:
+    connections: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        await reader.read(1 << 16)  # takes the command, never answers
+
+    port = free_port()
+    server = await asyncio.start_server(silent, "127.0.0.1", port)
+    pipe = PipelinedRedis("127.0.0.1", port, reply_timeout_s=0.3)
+    began = asyncio.get_running_loop().time()
+    with pytest.raises(TimeoutError):
+        await pipe.execute("PING")
+    assert 0.25 <= asyncio.get_running_loop().time() - began < 2
+    with pytest.raises(TimeoutError):
+        await pipe.execute("PING")
+    assert len(connections) == 2  # the silent connection was dropped, a new one made
+    await pipe.close()
+    server.close()
+    for writer in connections:
+        writer.close()
+    await server.wait_closed()
+
+
+async def test_nobody_listening_is_a_connection_error() -> None:
+    pipe = PipelinedRedis("127.0.0.1", free_port(), connect_timeout_s=1)
+    with pytest.raises(ConnectionError):
+        await pipe.execute("PING")
