@@ -6,17 +6,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import time
 from collections.abc import Callable
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from channels.handoff.errors import Conflict, Forbidden, NotFound, Unauthorized
+from channels.handoff.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from channels.handoff.keys import KeySpace
 from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.settings import DeskSettings
-from channels.handoff.store import FeedEvent, HandoffStore, RedisClient, TrainingExample, _load_script, now_ms
+from channels.handoff.store import (
+    FeedEvent,
+    HandoffStore,
+    Quota,
+    RedisClient,
+    TrainingExample,
+    _load_script,
+    now_ms,
+)
 
 
 @pytest.fixture
@@ -107,6 +116,24 @@ async def test_claim_refusals(store: HandoffStore) -> None:
         await store.claim("c1", "alice", "Alice")
     assert with_bot.value.code == "not_waiting"
     assert (await store.require_conversation("c1")).state == "bot"
+
+
+async def test_a_claim_over_the_agents_quota_is_refused_and_changes_nothing(store: HandoffStore) -> None:
+    await waiting_conversation(store)
+    quota = Quota("agent:alice", 3)
+    await asyncio.sleep(1.02 - time.time() % 1)  # just into a new second: all below fits in it
+    second = int(time.time())
+    assert [await store.count_request(quota.subject, second) for _ in range(3)] == [1, 2, 3]
+    events = await store.last_event_id()
+    with pytest.raises(TooManyRequests) as over:
+        await store.claim("c1", "alice", "Alice", quota=quota)
+    assert int(time.time()) == second, "the second ended too early to tell"
+    assert (over.value.status, over.value.code) == (429, "rate_limited")
+    assert (await store.require_conversation("c1")).state == "waiting"
+    assert await store.last_event_id() == events
+    await asyncio.sleep(1.02 - time.time() % 1)
+    assert (await store.claim("c1", "alice", "Alice", quota=quota)).agent == "alice"
+    assert await store.count_request(quota.subject, int(time.time())) == 2  # the claim counted
 
 
 @pytest.mark.parametrize("agents", [2, 300])

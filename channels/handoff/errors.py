@@ -44,5 +44,13 @@ class PayloadTooLarge(HandoffError):
     status = 413
 
 
+class TooManyRequests(HandoffError):
+    status = 429
+
+    @classmethod
+    def over(cls, limit: int) -> TooManyRequests:
+        return cls("rate_limited", f"More than {limit} requests a second; slow down.", retry_after_s=1)
+
+
 class Unavailable(HandoffError):
     status = 503

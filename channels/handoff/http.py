@@ -18,6 +18,7 @@ from channels.handoff.config import HandoffConfig
 from channels.handoff.errors import HandoffError, Unauthorized
 from channels.handoff.ratelimit import RateLimiter
 from channels.handoff.runtime import HandoffRuntime
+from channels.handoff.store import Quota
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +71,16 @@ def agent_of(request: Request, config: HandoffConfig) -> AgentIdentity:
     return verify_agent_token(config.jwt_secret, token)
 
 
+def agent_quota(agent: AgentIdentity, config: HandoffConfig) -> Quota:
+    return Quota(f"agent:{agent.id}", config.agent_requests_per_s)
+
+
 async def limited_agent(request: Request, config: HandoffConfig) -> AgentIdentity:
     """The calling agent, within their request budget (401 / 429 otherwise)."""
     agent = agent_of(request, config)
-    await rate_limit(request, f"agent:{agent.id}", config.agent_requests_per_s)
+    await rate_limit(request, agent_quota(agent, config))
     return agent
 
 
-async def rate_limit(request: Request, subject: str, limit: int) -> None:
-    runtime = runtime_of(request)
-    await RateLimiter(runtime.store).check(subject, limit)
+async def rate_limit(request: Request, quota: Quota) -> None:
+    await RateLimiter(runtime_of(request).store).check(quota)

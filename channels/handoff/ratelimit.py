@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import time
 
-from channels.handoff.errors import HandoffError
-from channels.handoff.store import HandoffStore
-
-
-class TooManyRequests(HandoffError):
-    status = 429
+from channels.handoff.errors import TooManyRequests
+from channels.handoff.store import HandoffStore, Quota
 
 
 class RateLimiter:
-    """At most `limit` requests a second per subject (0: no limit)."""
+    """At most `quota.limit` requests a second per subject (0: no limit)."""
 
     def __init__(self, store: HandoffStore) -> None:
         self.store = store
 
-    async def check(self, subject: str, limit: int) -> None:
-        if limit <= 0:
+    async def check(self, quota: Quota) -> None:
+        if quota.limit <= 0:
             return
-        if await self.store.count_request(subject, int(time.time())) > limit:
-            raise TooManyRequests("rate_limited", f"More than {limit} requests a second; slow down.", retry_after_s=1)
+        if await self.store.count_request(quota.subject, int(time.time())) > quota.limit:
+            raise TooManyRequests.over(quota.limit)

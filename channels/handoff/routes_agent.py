@@ -16,7 +16,7 @@ from channels.handoff.config import HandoffConfig
 from channels.handoff.context import ChannelContext
 from channels.handoff.errors import BadRequest, Forbidden, NotFound
 from channels.handoff.examples import STATUSES, TrainingExample
-from channels.handoff.http import api, limited_agent, runtime_of
+from channels.handoff.http import agent_of, agent_quota, api, limited_agent, runtime_of
 from channels.handoff.runtime import HandoffRuntime
 from channels.handoff.store import VIEWS, Conversation, now_ms
 from channels.handoff.training import exportable, to_nlu_yaml, validate_entities, with_conflicts
@@ -80,9 +80,9 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
     @bp.route("/agent/conversations/<conversation_id:str>/claim", methods=["POST"])
     @api
     async def claim(request: Request, conversation_id: str) -> HTTPResponse:
-        agent = await limited_agent(request, config)
+        agent = agent_of(request, config)  # the claim's script counts the request
         conversation_id = path_id(conversation_id, "conversation id")
-        claimed = await context.service(request).claim(conversation_id, agent)
+        claimed = await context.service(request).claim(conversation_id, agent, agent_quota(agent, config))
         return json(claimed.to_dict())
 
     @bp.route("/agent/conversations/<conversation_id:str>/messages", methods=["POST"])

@@ -27,7 +27,7 @@ from channels.handoff.output import (
 )
 from channels.handoff.reading import nlu_reading, readings_by_text_order
 from channels.handoff.settings import DeskSettings
-from channels.handoff.store import Conversation, HandoffStore, Message, now_ms
+from channels.handoff.store import Conversation, HandoffStore, Message, Quota, now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -307,9 +307,12 @@ class HandoffService:
             for m in transcript
         ]
 
-    async def claim(self, conversation_id: str, agent: AgentIdentity) -> Conversation:
-        # The script reads the desk's stored capacity itself: one round trip per claim.
-        return await self.store.claim(conversation_id, agent.id, agent.name, self.config.desk.max_chats_per_agent)
+    async def claim(self, conversation_id: str, agent: AgentIdentity, quota: Quota | None = None) -> Conversation:
+        # The script reads the desk's stored capacity and counts the agent's request
+        # itself: one round trip per claim.
+        return await self.store.claim(
+            conversation_id, agent.id, agent.name, self.config.desk.max_chats_per_agent, quota
+        )
 
     async def transfer(self, conversation_id: str, agent: AgentIdentity, target: AgentIdentity | None) -> Conversation:
         """To another agent, or (target None) back to the Waiting queue."""

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
-from channels.handoff.errors import Conflict, Forbidden, NotFound, Unauthorized
+from channels.handoff.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from channels.handoff.examples import TrainingExample
 from channels.handoff.keys import KeySpace
 from channels.handoff.redis_pipe import PipelinedRedis
@@ -145,6 +145,14 @@ class Conversation:
             "updated_at": self.updated_at,
             "handoffs": self.handoffs,
         }
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A caller's request budget: at most `limit` requests a second (0: no limit)."""
+
+    subject: str
+    limit: int
 
 
 @dataclass(frozen=True)
@@ -352,10 +360,14 @@ class HandoffStore:
             raise NotFound("unknown_conversation", f"No conversation {conversation_id!r}.")
         return result[0] == "ok"
 
-    async def claim(self, conversation_id: str, agent_id: str, agent_name: str, max_chats: int = 0) -> Conversation:
+    async def claim(
+        self, conversation_id: str, agent_id: str, agent_name: str, max_chats: int = 0, quota: Quota | None = None
+    ) -> Conversation:
         """waiting -> assigned, in one round trip. `max_chats` applies unless the desk
-        settings store their own `max_chats_per_agent` (read inside the script)."""
+        settings store their own `max_chats_per_agent` (read inside the script);
+        `quota`, when given, counts this request against the caller's budget first."""
         k = self.keys
+        quota = quota or Quota("-", 0)
         result = await self._run(
             "claim",
             [
@@ -366,6 +378,7 @@ class HandoffStore:
                 k.messages(conversation_id),
                 k.all_conversations,
                 k.settings,
+                k.rate(quota.subject, int(time.time())),
             ],
             [
                 conversation_id,
@@ -375,8 +388,11 @@ class HandoffStore:
                 self.feed_maxlen,
                 f"{agent_name} joined the chat.",
                 max_chats,
+                quota.limit,
             ],
         )
+        if result[0] == "rate_limited":
+            raise TooManyRequests.over(quota.limit)
         if result[0] == "not_found":
             raise NotFound("unknown_conversation", f"No conversation {conversation_id!r}.")
         self._raise_for_capacity(result)

@@ -1,5 +1,13 @@
 -- Helpers prepended to every script. KEYS and ARGV stay each script's own.
 
+-- Counts one request in a rate limit's window (the counter expires by itself);
+-- returns the window's count, this request included.
+local function count_in_window(key, ttl_s)
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ttl_s) end
+  return count
+end
+
 -- Appends an event to the agents' live feed (a capped stream).
 local function emit(events, maxlen, kind, conv, payload)
   return redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*',

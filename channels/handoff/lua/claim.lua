@@ -1,9 +1,14 @@
 -- waiting -> assigned: the first agent to claim wins, everyone else is refused.
--- KEYS: conv, waiting, agent_conversations, events, msgs, all_conversations, settings
+-- KEYS: conv, waiting, agent_conversations, events, msgs, all_conversations, settings,
+--       rate (the agent's request counter of this second)
 -- ARGV: conv_id, agent_id, agent_name, now_ms, events_maxlen, joined_text,
---       max_chats (0: no limit; the desk settings' max_chats_per_agent, when stored, wins)
+--       max_chats (0: no limit; the desk settings' max_chats_per_agent, when stored, wins),
+--       rate_limit (requests a second; 0: none)
 -- Returns {'ok', conversation as JSON} | {'not_found'} | {'already_assigned', agent, agent_name} | {'not_waiting', state}
---       | {'capacity_reached', chats}
+--       | {'capacity_reached', chats} | {'rate_limited'}
+-- The agent's request is counted here, not in a round trip of its own: claims come in races.
+local rate_limit = tonumber(ARGV[8])
+if rate_limit > 0 and count_in_window(KEYS[8], 2) > rate_limit then return {'rate_limited'} end
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'not_found'} end
 if state == 'assigned' then

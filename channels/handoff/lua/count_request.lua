@@ -1,7 +1,5 @@
--- One more request in a rate limit's window; the window's counter expires by itself.
+-- One more request in a rate limit's window.
 -- KEYS: counter
 -- ARGV: ttl_s
 -- Returns the window's count, this request included.
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
+return count_in_window(KEYS[1], ARGV[1])
