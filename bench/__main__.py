@@ -36,10 +36,14 @@ async def run_phases(stack: BenchStack, phases: set[str], results: dict[str, Any
         log("1. bot path: REST channel vs handoff channel, interleaved rounds")
         results["bot"] = await botpath.measure(stack, log=log)
     if "human" in phases:
-        log("2. human path: 200 conversations assigned at once")
-        human = results["human"] = await humanpath.measure(stack, log=log, profile_exchanges=1)
-        if human.profile is not None:
-            results["profile_human"] = profile.analyse("human path, 200 conversations", human.profile, human.profile_s)
+        log("2. human path: 200 conversations assigned at once, all on one process (as `make run`)")
+        single = results["human_single"] = await humanpath.measure(stack, log=log, profile_exchanges=1, prefix="one")
+        if single.profile is not None:
+            results["profile_human"] = profile.analyse(
+                "human path, 200 conversations", single.profile, single.profile_s
+            )
+        log("2. human path again: on a desk process that leaves the tracker recording to the other process")
+        results["human"] = await humanpath.measure(stack, log=log, prefix="desk", server=stack.desk)
     if "claims" in phases:
         log("3. claims: 100 agents racing, beside a bare Sanic endpoint")
         results["claims"] = await claims.measure(stack, log=log)

@@ -21,6 +21,7 @@ from bench.stats import Summary
 from bench.system import BenchStack
 from tests.api_client import ApiClient, LiveSocket
 from tests.channel_server import agent_token
+from tests.stack import RasaProcess
 
 GIBBERISH = "xkcd qwfp zzvb blorf"
 
@@ -134,10 +135,12 @@ async def measure(
     log: Callable[[str], None] = print,
     prefix: str = "human",
     profile_exchanges: int = 0,
+    server: RasaProcess | None = None,
 ) -> HumanPathResult:
-    """`gap_s`: mean pause of a conversation between two messages (either side)."""
+    """`gap_s`: mean pause of a conversation between two messages (either side).
+    `server`: the process customers and agents talk to (the stack's first by default)."""
     random.seed(8)
-    server = stack.server
+    server = server or stack.server
     senders = [f"{prefix}-{i:03d}" for i in range(conversations)]
     agent_ids = [f"agent{i:02d}" for i in range(agents)]
     tokens = {a: agent_token(a) for a in agent_ids}

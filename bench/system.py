@@ -1,5 +1,8 @@
-"""The real system for the bench: tests/stack.py's Stack with one Rasa server,
-started through `bench.rasa_sampled` so the profile phase can sample it."""
+"""The real system for the bench: tests/stack.py's Stack with two Rasa servers,
+started through `bench.rasa_sampled` so the profile phase can sample them: the
+first serves every phase but one and records in trackers; the second
+(`HANDOFF_RECORDER=off`) serves the human path's second layout, a desk process
+that leaves the tracker recording to the first."""
 
 from __future__ import annotations
 
@@ -17,13 +20,15 @@ from typing import Any
 from tests.redis_server import free_port
 from tests.stack import ROOT, RasaProcess, Stack, model_path
 
+DESK = 1  # index of the Rasa process started with HANDOFF_RECORDER=off
+
 
 @dataclass
 class BenchStack(Stack):
     """Redis, the action server and one `rasa run` (bench/credentials.yml enables
     both the handoff channel and Rasa's own REST channel on it)."""
 
-    rasa_count: int = 1
+    rasa_count: int = 2
     profile_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="handoff-bench-profile-")))
 
     def environment(self) -> dict[str, str]:
@@ -35,7 +40,8 @@ class BenchStack(Stack):
             sys.executable, "-m", "bench.rasa_sampled", "run", "--model", str(model_path()), "--port", str(port),
             "--credentials", "bench/credentials.yml", "--endpoints", "endpoints.yml", "--enable-api",
         ]  # fmt: skip
-        process, log = self._spawn(args, f"bench-rasa-{index}.log")
+        extra_env = {"HANDOFF_RECORDER": "off"} if index == DESK else {}
+        process, log = self._spawn(args, f"bench-rasa-{index}.log", extra_env)
         rasa = RasaProcess(port, process, log)
         self.rasa[index : index + 1] = [rasa]
         return rasa
@@ -48,9 +54,14 @@ class BenchStack(Stack):
     def server(self) -> RasaProcess:
         return self.rasa[0]
 
+    @property
+    def desk(self) -> RasaProcess:
+        """The process that serves agents and customers without recording in trackers."""
+        return self.rasa[DESK]
+
     def pids(self) -> dict[str, int]:
         """The processes worth metering: Rasa, the action server and Redis."""
-        found = {"rasa": self.server.process.pid, "bench client": os.getpid()}
+        found = {"rasa": self.server.process.pid, "desk rasa": self.desk.process.pid, "bench client": os.getpid()}
         if self.redis.process is not None:
             found["redis"] = self.redis.process.pid
         actions = next((p for p in self.processes if "actions" in str(p.args)), None)

@@ -16,9 +16,10 @@ import yaml
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Sanic
 
-from channels.handoff.auth import AgentIdentity, mint_agent_token
+from channels.handoff.auth import mint_agent_token
 from channels.handoff.channel import HandoffInput
 from channels.handoff.config import HandoffConfig
+from channels.handoff.store import QueuedMessage
 from tests.api_client import ApiClient
 from tests.redis_server import free_port
 
@@ -40,24 +41,28 @@ class FakeBridge:
     bot_log: list[tuple[str, str]] = field(default_factory=list)  # what the stub bot read and answered
     agent_log: list[tuple[str, str, str]] = field(default_factory=list)
     actions: list[tuple[str, str]] = field(default_factory=list)
+    timeline: list[tuple[str, str, str]] = field(default_factory=list)  # (conversation, kind, text) as recorded
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
 
     def lock(self, conversation_id: str) -> AbstractAsyncContextManager[Any]:
         return self.locks[conversation_id]
 
-    async def log_customer_message(
-        self, conversation_id: str, text: str, message_id: str | None, metadata: dict[str, Any]
-    ) -> dict[str, Any]:
-        async with self.lock(conversation_id):
-            self.customer_log.append((conversation_id, text))
-        return {"text": text, "intent": {"name": "order_status", "confidence": 0.42}, "entities": []}
-
-    async def log_agent_message(self, conversation_id: str, text: str, agent: AgentIdentity) -> None:
-        async with self.lock(conversation_id):
-            self.agent_log.append((conversation_id, agent.id, text))
+    async def record(self, conversation_id: str, messages: list[QueuedMessage]) -> list[dict[str, Any]]:
+        assert self.locks[conversation_id].locked(), "recorded outside the conversation's lock"
+        readings: list[dict[str, Any]] = []
+        for message, _ in messages:
+            self.timeline.append((conversation_id, message.author, message.text))
+            if message.author == "customer":
+                self.customer_log.append((conversation_id, message.text))
+                readings.append({"text": message.text, "intent": {"name": "order_status", "confidence": 0.42}})
+            else:
+                self.agent_log.append((conversation_id, message.data["agent"], message.text))
+                readings.append({})
+        return readings
 
     async def run_action(self, conversation_id: str, action: str, output: OutputChannel) -> None:
         self.actions.append((conversation_id, action))
+        self.timeline.append((conversation_id, "action", action))
         if action == "action_bot_assigned":
             await output.send_text_message(conversation_id, BOT_ASSIGNED)
             self.paused.discard(conversation_id)

@@ -96,12 +96,19 @@ class Stack:
             "TF_CPP_MIN_LOG_LEVEL": "3",
         }
 
-    def _spawn(self, args: list[str], log_name: str) -> tuple[subprocess.Popen[bytes], Path]:
+    def _spawn(
+        self, args: list[str], log_name: str, extra_env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[bytes], Path]:
         LOGS.mkdir(parents=True, exist_ok=True)
         log = LOGS / log_name
         with log.open("wb") as out:
             process = subprocess.Popen(
-                args, cwd=ROOT, env=self.environment(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                args,
+                cwd=ROOT,
+                env={**self.environment(), **(extra_env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.processes.append(process)
         return process, log

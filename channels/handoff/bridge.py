@@ -11,11 +11,12 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.constants import DEFAULT_INTENTS
 from rasa.shared.core.events import BotUttered, ConversationPaused, SlotSet, UserUttered
 
-from channels.handoff.auth import AgentIdentity
 from channels.handoff.errors import Unavailable
+from channels.handoff.store import QueuedMessage
 
 INPUT_CHANNEL = "handoff"
 HANDOFF_SLOT = "handoff_state"
+TRANSCRIPT_ID = "handoff_message_id"  # tracker event metadata: the message's id in the transcript
 
 
 class ConversationBridge(Protocol):
@@ -23,11 +24,9 @@ class ConversationBridge(Protocol):
 
     def lock(self, conversation_id: str) -> AbstractAsyncContextManager[Any]: ...
 
-    async def log_customer_message(
-        self, conversation_id: str, text: str, message_id: str | None, metadata: dict[str, Any]
-    ) -> dict[str, Any]: ...
-
-    async def log_agent_message(self, conversation_id: str, text: str, agent: AgentIdentity) -> None: ...
+    async def record(self, conversation_id: str, messages: list[QueuedMessage]) -> list[dict[str, Any]]:
+        """Appends human-part messages to the tracker; the caller holds the lock."""
+        ...
 
     async def run_action(self, conversation_id: str, action: str, output: OutputChannel) -> None: ...
 
@@ -52,23 +51,40 @@ class RasaBridge:
     def lock(self, conversation_id: str) -> AbstractAsyncContextManager[Any]:
         return self.agent.lock_store.lock(conversation_id)
 
-    async def log_customer_message(
-        self, conversation_id: str, text: str, message_id: str | None, metadata: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Records a customer message without predicting anything (the bot stays
-        silent, even for `/restart`); returns the NLU reading of it."""
-        message = UserMessage(
-            text, None, conversation_id, input_channel=INPUT_CHANNEL, message_id=message_id, metadata=metadata
-        )
-        async with self.lock(conversation_id):
-            tracker = await self.processor.log_message(message)
-        return dict(tracker.latest_message.parse_data) if tracker.latest_message else {}
-
-    async def log_agent_message(self, conversation_id: str, text: str, agent: AgentIdentity) -> None:
-        async with self.lock(conversation_id):
-            tracker = await self.processor.get_tracker(conversation_id)
-            tracker.update(BotUttered(text, data={}, metadata={"agent": agent.to_dict()}))
-            await self.processor.save_tracker(tracker)
+    async def record(self, conversation_id: str, messages: list[QueuedMessage]) -> list[dict[str, Any]]:
+        """Appends human-part messages (with their tracker metadata) to the tracker in
+        one load and one save, without predicting anything (the bot stays silent, even
+        for `/restart`); the caller holds the lock. A message the tracker already holds
+        (recorded before a crash) is skipped. Returns the NLU reading of each customer
+        message ({} for the others)."""
+        tracker = await self.processor.fetch_tracker_and_update_session(conversation_id)
+        recorded = {
+            (event.metadata or {}).get(TRANSCRIPT_ID)
+            for event in tracker.events
+            if isinstance(event, UserUttered | BotUttered)
+        }
+        readings: list[dict[str, Any]] = []
+        for message, metadata in messages:
+            reading: dict[str, Any] = {}
+            if message.id in recorded:
+                pass
+            elif message.author == "customer":
+                user_message = UserMessage(
+                    message.text,
+                    None,
+                    conversation_id,
+                    input_channel=message.data.get("channel") or INPUT_CHANNEL,
+                    message_id=message.data.get("message_id"),
+                    metadata={**metadata, TRANSCRIPT_ID: message.id},
+                )
+                await self.processor._handle_message_with_tracker(user_message, tracker)
+                reading = dict(tracker.latest_message.parse_data) if tracker.latest_message else {}
+            else:
+                agent = {"id": message.data.get("agent"), "name": message.data.get("agent_name")}
+                tracker.update(BotUttered(message.text, data={}, metadata={"agent": agent, TRANSCRIPT_ID: message.id}))
+            readings.append(reading)
+        await self.processor.save_tracker(tracker)
+        return readings
 
     async def run_action(self, conversation_id: str, action: str, output: OutputChannel) -> None:
         """Runs one action on the conversation; the caller holds its lock."""

@@ -18,6 +18,7 @@ from channels.handoff.config import HandoffConfig
 from channels.handoff.context import ChannelContext, rasa_bridge
 from channels.handoff.http import api, runtime_of
 from channels.handoff.output import TranscriptOutputChannel
+from channels.handoff.recorder import Recorder
 from channels.handoff.runtime import HandoffRuntime
 from channels.handoff.service import HandoffService, OnNewMessage
 
@@ -52,6 +53,9 @@ class HandoffInput(InputChannel):
             app.ctx.handoff_config = self.config
             service = HandoffService(runtime.store, lambda: self.bridge_for(app), self.config, runtime.background)
             runtime.every(self.config.sweep_interval_s, service.sweep, "the desk sweep")
+            if self.config.recorder:
+                runtime.recorder = Recorder(runtime.store, service.record_in_tracker)
+                await runtime.recorder.start()
             if not logging.getLogger("sanic.access").isEnabledFor(logging.INFO):
                 # Rasa sets Sanic's loggers to LOG_LEVEL_LIBRARIES (ERROR unless asked):
                 # no access line would be written, so Sanic need not build one per request.

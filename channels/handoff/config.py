@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from channels.handoff.auth import resolve_jwt_secret
 from channels.handoff.settings import BOOLEAN_SETTINGS, DeskSettings
 
+RECORDER_ENV = "HANDOFF_RECORDER"
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
@@ -47,6 +49,7 @@ class HandoffConfig:
     sweep_interval_s: float = 5.0
     customer_requests_per_s: int = 10
     agent_requests_per_s: int = 50
+    recorder: bool = True
     desk: DeskSettings = field(default_factory=DeskSettings)
 
     @classmethod
@@ -79,5 +82,7 @@ class HandoffConfig:
             agent_requests_per_s=as_int(
                 values.get("agent_requests_per_s", defaults.agent_requests_per_s), "agent_requests_per_s", 0
             ),
+            # Per process, so the environment wins: see channels/handoff/recorder.py.
+            recorder=as_bool(os.environ.get(RECORDER_ENV, values.get("recorder", True)), RECORDER_ENV),
             desk=DeskSettings().updated(desk_values),
         )

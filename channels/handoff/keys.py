@@ -80,6 +80,15 @@ class KeySpace:
     def events(self) -> str:
         return f"{self.base}events"
 
+    def recording(self, conversation_id: str) -> str:
+        """The human-part messages of a conversation not yet in Rasa's tracker, oldest first."""
+        return f"{self.base}recording:{conversation_id}"
+
+    @property
+    def recordings(self) -> str:
+        """A stream of conversations with messages to record; the recorders' consumer group reads it."""
+        return f"{self.base}recordings"
+
     @property
     def settings(self) -> str:
         return f"{self.base}settings"

@@ -16,6 +16,7 @@ from channels.handoff.analytics import Analytics
 from channels.handoff.config import HandoffConfig
 from channels.handoff.feed import FeedHub
 from channels.handoff.keys import KeySpace
+from channels.handoff.recorder import Recorder
 from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.service import BackgroundTasks
 from channels.handoff.store import HandoffStore
@@ -32,6 +33,7 @@ class HandoffRuntime:
     hub: FeedHub
     background: BackgroundTasks
     analytics: Analytics
+    recorder: Recorder | None = None
     periodic: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
 
@@ -71,6 +73,8 @@ class HandoffRuntime:
         for task in self.periodic:
             task.cancel()
         await asyncio.gather(*self.periodic, return_exceptions=True)
+        if self.recorder is not None:
+            await self.recorder.stop()
         await self.hub.stop()
         await self.analytics.stop()
         await self.background.drain()

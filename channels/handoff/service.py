@@ -158,12 +158,9 @@ class HandoffService:
         on_new_message: OnNewMessage,
     ) -> dict[str, Any]:
         extra = {"message_id": message_id} if message_id else {}
-        incoming = await self.store.receive_customer_message(sender, text, extra)
+        # With a human, the message is queued for the tracker in the same step (the recorder).
+        incoming = await self.store.receive_customer_message(sender, text, extra, metadata)
         if incoming.state != "bot":
-            self.background.spawn(
-                self._record_in_tracker(sender, incoming.message_id, text, message_id, metadata),
-                "recording a customer message",
-            )
             answer: dict[str, Any] = {
                 "sender": sender,
                 "state": incoming.state,
@@ -212,25 +209,30 @@ class HandoffService:
             answer["queue_position"] = await self.store.waiting_position(sender)
         return answer
 
-    async def _record_in_tracker(
-        self, sender: str, stored_id: str, text: str, message_id: str | None, metadata: dict[str, Any]
-    ) -> None:
-        """Records a human-part message in the tracker and shows agents the bot's reading."""
-        parse = await self.bridge.log_customer_message(sender, text, message_id, metadata)
-        if parse.get("intent"):
-            await self.store.add_reading(sender, stored_id, nlu_reading(parse))
+    async def record_in_tracker(self, conversation_id: str) -> None:
+        """Records the conversation's queued human-part messages in its tracker (see
+        channels/handoff/recorder.py)."""
+        bridge = self.bridge
+        async with bridge.lock(conversation_id):
+            await self._record_queued(bridge, conversation_id)
+
+    async def _record_queued(self, bridge: ConversationBridge, conversation_id: str) -> None:
+        """The caller holds the lock. Agents are shown the bot's reading of each customer message."""
+        queued = await self.store.pending_recordings(conversation_id)
+        if queued:
+            readings = await bridge.record(conversation_id, queued)
+            await self.store.forget_recordings(conversation_id, len(queued))
+            for (message, _), parse in zip(queued, readings, strict=True):
+                if parse.get("intent"):
+                    await self.store.add_reading(conversation_id, message.id, nlu_reading(parse))
 
     async def channel_message(self, message: UserMessage, on_new_message: OnNewMessage) -> None:
         """A customer message from another Rasa channel (Socket.IO, REST...): the same
         handoff, the bot's replies through that channel's own output."""
         sender, text = message.sender_id, message.text or ""
         channel = message.input_channel or "unknown"
-        incoming = await self.store.receive_customer_message(sender, text, {"channel": channel})
+        incoming = await self.store.receive_customer_message(sender, text, {"channel": channel}, message.metadata or {})
         if incoming.state != "bot":
-            self.background.spawn(
-                self._record_in_tracker(sender, incoming.message_id, text, message.message_id, message.metadata or {}),
-                "recording a customer message",
-            )
             return
         if incoming.resume_pending:
             await self.finish_release(sender)
@@ -346,9 +348,7 @@ class HandoffService:
         return await self.store.require_conversation(conversation_id)
 
     async def agent_message(self, conversation_id: str, agent: AgentIdentity, text: str) -> Message:
-        message = await self.store.add_agent_message(conversation_id, agent.id, agent.name, text)
-        self.background.spawn(self.bridge.log_agent_message(conversation_id, text, agent), "recording an agent message")
-        return message
+        return await self.store.add_agent_message(conversation_id, agent.id, agent.name, text)
 
     async def release(self, conversation_id: str, agent: AgentIdentity) -> Conversation:
         """Hands the customer back to the bot, inside the conversation's lock, so a
@@ -366,7 +366,9 @@ class HandoffService:
             await self._resume_bot(bridge, conversation_id)
 
     async def _resume_bot(self, bridge: ConversationBridge, conversation_id: str) -> None:
-        """Runs the action owed to the bot side (the caller holds the lock), once."""
+        """Runs the action owed to the bot side (the caller holds the lock), once;
+        what the human part left unrecorded goes into the tracker before it."""
+        await self._record_queued(bridge, conversation_id)
         action = await self.store.resume_pending(conversation_id)
         if action is None:
             return

@@ -210,7 +210,7 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
         async def push_events() -> None:
             events = feed_events(request, ws, after, store.events_after, lambda e: e.id, lambda e: e)
             async for event in events:
-                await send_frame(ws, {"type": "event", **event.to_dict()})
+                await ws.send(event.agent_frame)  # encoded once for every agent socket of the process
 
         await serve(ws, push())
 

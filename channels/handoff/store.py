@@ -12,6 +12,7 @@ several writes that must land together are a Lua script too.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -24,6 +25,7 @@ from typing import Any, Literal, TypeAlias, cast
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import ResponseError
 
 from channels.handoff.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from channels.handoff.examples import TrainingExample
@@ -181,6 +183,11 @@ class FeedEvent:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "event": self.type, "conversation": self.conversation_id, "data": self.data}
 
+    @functools.cached_property
+    def agent_frame(self) -> str:
+        """The event as the agents' WebSocket frame (JSON)."""
+        return json.dumps({"type": "event", **self.to_dict()})
+
     @classmethod
     def from_stream(cls, entry_id: Any, fields: dict[Any, Any]) -> FeedEvent:
         values = {_text(k): _text(v) for k, v in fields.items()}
@@ -198,6 +205,10 @@ def message_from_event(data: dict[str, Any]) -> Message:
 def _load_script(name: str) -> str:
     folder = resources.files("channels.handoff") / "lua"
     return (folder / "_common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
+
+
+QueuedMessage: TypeAlias = tuple[Message, dict[str, Any]]  # a message to record, with its tracker metadata
+RECORDERS = "recorders"  # the consumer group of the processes that record in trackers
 
 
 class HandoffStore:
@@ -248,6 +259,13 @@ class HandoffStore:
             return await self.pipe.run_script(self._sources[script], list(keys), [str(a) for a in args])
         return await self._scripts[script](keys=list(keys), args=[str(a) for a in args])
 
+    async def _command(self, *args: Any) -> Any:
+        """One command whose reply needs no conversion (a string, a number, nil), on
+        the pipelined connection when there is one."""
+        if self.pipe is not None:
+            return await self.pipe.execute(*args)
+        return await self.redis.execute_command(*args)
+
     async def _run(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> list[Any]:
         result = await self._script(script, keys, args)
         return [r if isinstance(r, list) else _text(r) for r in result]
@@ -265,16 +283,16 @@ class HandoffStore:
         """Checks a customer's token; on a sender's first message binds `new_token`
         to it and returns it. Raises Unauthorized for a wrong or missing token."""
         key = self.keys.conversation(conversation_id)
-        stored = await self.redis.hget(key, "token")
-        if stored is None and await self.redis.hsetnx(key, "token", hash_token(new_token)):
+        stored = await self._command("HGET", key, "token")
+        if stored is None and await self._command("HSETNX", key, "token", hash_token(new_token)):
             return new_token
-        stored = stored or await self.redis.hget(key, "token")
+        stored = stored or await self._command("HGET", key, "token")
         self._check_customer_token(stored, token)
         return None
 
     async def verify_customer(self, conversation_id: str, token: str) -> None:
         """Checks a customer's token without binding one (for reads)."""
-        self._check_customer_token(await self.redis.hget(self.keys.conversation(conversation_id), "token"), token)
+        self._check_customer_token(await self._command("HGET", self.keys.conversation(conversation_id), "token"), token)
 
     @staticmethod
     def _check_customer_token(stored: Any, token: str | None) -> None:
@@ -285,13 +303,26 @@ class HandoffStore:
             raise Unauthorized("invalid_token", "The customer token does not match this conversation.")
 
     async def receive_customer_message(
-        self, conversation_id: str, text: str, data: dict[str, Any] | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        data: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> IncomingResult:
+        """Stores a customer message; while a human has the conversation it is also
+        queued for Rasa's tracker, with `metadata` (see `pending_recordings`)."""
         k = self.keys
         state, message_id, resume = await self._run(
             "customer_message",
-            [k.conversation(conversation_id), k.messages(conversation_id), k.events, k.all_conversations],
-            [conversation_id, text, json.dumps(data or {}), now_ms(), self.feed_maxlen],
+            [
+                k.conversation(conversation_id),
+                k.messages(conversation_id),
+                k.events,
+                k.all_conversations,
+                k.recording(conversation_id),
+                k.recordings,
+            ],
+            [conversation_id, text, json.dumps(data or {}), now_ms(), self.feed_maxlen, json.dumps(metadata or {})],
         )
         return IncomingResult(state, message_id, resume or None)
 
@@ -345,6 +376,50 @@ class HandoffStore:
             [conversation_id, message_id, json.dumps(reading), self.feed_maxlen,
              json.dumps({"message_id": message_id, "reading": reading})],
         )  # fmt: skip
+
+    # -- recording the human part in Rasa's tracker ----------------------------------
+
+    async def pending_recordings(self, conversation_id: str) -> list[QueuedMessage]:
+        """The human-part messages not yet recorded, oldest first, each with the
+        metadata its tracker event gets."""
+        queued = [
+            _text(item).split(" ", 1) for item in await self.redis.lrange(self.keys.recording(conversation_id), 0, -1)
+        ]
+        if not queued:
+            return []
+        entries = await self.redis.xrange(self.keys.messages(conversation_id), min=queued[0][0], max=queued[-1][0])
+        by_id = {_text(entry_id): Message.from_stream(entry_id, fields) for entry_id, fields in entries}
+        # A message the transcript no longer holds (trimmed or deleted) is left out.
+        return [(by_id[message_id], json.loads(metadata)) for message_id, metadata in queued if message_id in by_id]
+
+    async def forget_recordings(self, conversation_id: str, count: int) -> None:
+        """Takes the `count` oldest messages off the conversation's recording list."""
+        await self.redis.ltrim(self.keys.recording(conversation_id), count, -1)
+
+    async def join_recorders(self) -> None:
+        """Makes the recorders' consumer group (once for all processes)."""
+        try:
+            await self.redis.xgroup_create(self.keys.recordings, RECORDERS, id="0", mkstream=True)
+        except ResponseError as exists:
+            if "BUSYGROUP" not in str(exists):
+                raise
+
+    async def next_recordings(self, consumer: str, block_ms: int, count: int = 50) -> list[tuple[str, str]]:
+        """(notice id, conversation id) of new notices for this consumer, blocking up to `block_ms`."""
+        answer = await self.redis.xreadgroup(
+            RECORDERS, consumer, {self.keys.recordings: ">"}, count=count, block=block_ms
+        )
+        return [(_text(i), _text(f.get(b"conv", b""))) for i, f in answer[0][1]] if answer else []
+
+    async def stalled_recordings(self, consumer: str, idle_ms: int, count: int = 50) -> list[tuple[str, str]]:
+        """Notices another consumer took but did not finish within `idle_ms` (it died
+        or failed), now this consumer's."""
+        answer = await self.redis.xautoclaim(self.keys.recordings, RECORDERS, consumer, idle_ms, "0-0", count=count)
+        return [(_text(i), _text(f.get(b"conv", b""))) for i, f in answer[1] if f]
+
+    async def recording_done(self, notice_id: str) -> None:
+        await self.redis.xack(self.keys.recordings, RECORDERS, notice_id)
+        await self.redis.xdel(self.keys.recordings, notice_id)
 
     # -- transitions -----------------------------------------------------------
 
@@ -415,7 +490,14 @@ class HandoffStore:
         extra = {"agent": agent_id, "agent_name": agent_name}
         result = await self._run(
             "agent_message",
-            [k.conversation(conversation_id), k.messages(conversation_id), k.events, k.all_conversations],
+            [
+                k.conversation(conversation_id),
+                k.messages(conversation_id),
+                k.events,
+                k.all_conversations,
+                k.recording(conversation_id),
+                k.recordings,
+            ],
             [conversation_id, agent_id, text, json.dumps(extra), at, self.feed_maxlen],
         )
         self._raise_for_owner_refusal(conversation_id, result)
@@ -453,7 +535,7 @@ class HandoffStore:
 
     async def resume_pending(self, conversation_id: str) -> str | None:
         """The action owed to the bot side of a return to the bot, if any."""
-        action = await self.redis.hget(self.keys.conversation(conversation_id), "resume_pending")
+        action = await self._command("HGET", self.keys.conversation(conversation_id), "resume_pending")
         return _text(action) if action is not None else None
 
     async def transfer(
@@ -553,7 +635,7 @@ class HandoffStore:
         return result[0] == "ok"
 
     async def _owner(self, conversation_id: str) -> str:
-        owner = await self.redis.hget(self.keys.conversation(conversation_id), "agent")
+        owner = await self._command("HGET", self.keys.conversation(conversation_id), "agent")
         return _text(owner) if owner is not None else ""
 
     @staticmethod
@@ -628,7 +710,7 @@ class HandoffStore:
 
     async def waiting_position(self, conversation_id: str) -> int | None:
         """1 for the longest-waiting customer; None when not waiting."""
-        rank = await self.redis.zrank(self.keys.waiting, conversation_id)
+        rank = await self._command("ZRANK", self.keys.waiting, conversation_id)
         return None if rank is None else int(rank) + 1
 
     async def waiting_since_before(self, before_ms: int, limit: int = 100) -> list[tuple[str, int]]:

@@ -23,6 +23,14 @@ local function add_message(msgs, events, maxlen, conv, author, text, extra, now)
   return id
 end
 
+-- Queues a human-part message for recording in Rasa's tracker: its id (and the
+-- metadata the tracker should get) on the conversation's list, and a notice on
+-- the recorders' stream.
+local function queue_recording(recording, recordings, conv, id, metadata)
+  redis.call('RPUSH', recording, id .. ' ' .. metadata)
+  redis.call('XADD', recordings, '*', 'conv', conv)
+end
+
 -- The conversation hash as JSON, without its secret fields.
 local function summary(conv_key, conv)
   local fields = redis.call('HGETALL', conv_key)

@@ -1,5 +1,6 @@
--- The assigned agent writes to the customer.
--- KEYS: conv, msgs, events, all_conversations
+-- The assigned agent writes to the customer; the message is queued for recording
+-- in Rasa's tracker.
+-- KEYS: conv, msgs, events, all_conversations, recording, recordings
 -- ARGV: conv_id, agent_id, text, extra_json, now_ms, events_maxlen
 -- Returns {'ok', id} | {'not_found'} | {'not_assigned', state} | {'not_your_conversation', owner}
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -10,4 +11,5 @@ if owner ~= ARGV[2] then return {'not_your_conversation', owner} end
 local id = add_message(KEYS[2], KEYS[3], ARGV[6], ARGV[1], 'agent', ARGV[3], ARGV[4], ARGV[5])
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[5])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
+queue_recording(KEYS[5], KEYS[6], ARGV[1], id, '{}')
 return {'ok', id}

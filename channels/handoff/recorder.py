@@ -1,0 +1,103 @@
+"""Records the human part of conversations in Rasa's trackers, from a queue in Redis.
+
+A customer or agent message of the human part is stored and queued in one Lua
+script (the HTTP request is answered then); a recorder appends it to the
+conversation's tracker afterwards, with the bot's NLU reading for the agents.
+Rasa's tracker work (inference, tracker serialisation, its synchronous Redis
+stores) holds the event loop for milliseconds at a time, so it stays off the
+request's path, and a process can leave it to others altogether
+(`HANDOFF_RECORDER=off`): agents' pushes then never wait behind it.
+
+Every process records by default. Notices of work are a Redis stream read by one
+consumer group: each notice goes to one recorder; one that is not acknowledged
+(its recorder died or failed, e.g. Rasa was down) is taken over by another after
+`retry_after_ms`. Recording itself is idempotent and in order: a conversation's
+queued messages are read and recorded inside its lock, and the tracker skips
+what it already holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+
+from redis.exceptions import RedisError
+
+from channels.handoff.store import HandoffStore
+
+logger = logging.getLogger(__name__)
+
+
+class Recorder:
+    """This process's member of the recorders' consumer group."""
+
+    def __init__(
+        self,
+        store: HandoffStore,
+        record: Callable[[str], Awaitable[None]],
+        block_ms: int = 1000,
+        retry_after_ms: int = 15_000,
+        retry_s: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.record = record
+        self.block_ms = block_ms
+        self.retry_after_ms = retry_after_ms
+        self.retry_s = retry_s
+        self.consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        """Joins the group (retried in the background if Redis is not there yet) and follows it."""
+        try:
+            await self.store.join_recorders()
+        except (RedisError, OSError) as failure:
+            logger.warning("recorder: Redis unavailable at start (%s); retrying", failure)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._follow())
+
+    async def stop(self) -> None:
+        self._stopping = True  # redis-py may turn the cancellation of a blocked read into an error
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _follow(self) -> None:
+        joined = False
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
+        while not self._stopping:
+            try:
+                if not joined:
+                    await self.store.join_recorders()
+                    joined = True
+                work = []
+                if loop.time() >= next_sweep:
+                    work = await self.store.stalled_recordings(self.consumer, self.retry_after_ms)
+                    next_sweep = loop.time() + self.retry_after_ms / 2000
+                work += await self.store.next_recordings(self.consumer, self.block_ms)
+                for notice_id, conversation_id in work:
+                    await self._record(notice_id, conversation_id)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as failure:
+                logger.warning("recorder: Redis unavailable (%s); retrying", failure)
+                joined = False
+                await asyncio.sleep(self.retry_s)
+
+    async def _record(self, notice_id: str, conversation_id: str) -> None:
+        try:
+            await self.record(conversation_id)
+        except (RedisError, OSError):
+            raise
+        except Exception as failure:
+            # Left unacknowledged: a recorder takes it over after `retry_after_ms`.
+            logger.warning("recorder: recording %r failed (%r); will retry", conversation_id, failure)
+            return
+        await self.store.recording_done(notice_id)
