@@ -104,10 +104,10 @@ class HumanPathResult:
     def checks(self) -> list[Check]:
         agent, customer = Summary.of(self.to_agent), Summary.of(self.to_customer)
         return [
-            Check("2", "customer message → agent's WebSocket, p50", agent.p50, 5, "ms"),
-            Check("2", "customer message → agent's WebSocket, p99", agent.p99, 25, "ms"),
-            Check("2", "agent message → customer's WebSocket, p50", customer.p50, 5, "ms"),
-            Check("2", "agent message → customer's WebSocket, p99", customer.p99, 25, "ms"),
+            Check("2", "customer message → agent's WebSocket, p50 (desk process)", agent.p50, 5, "ms"),
+            Check("2", "customer message → agent's WebSocket, p99 (desk process)", agent.p99, 25, "ms"),
+            Check("2", "agent message → customer's WebSocket, p50 (desk process)", customer.p50, 5, "ms"),
+            Check("2", "agent message → customer's WebSocket, p99 (desk process)", customer.p99, 25, "ms"),
         ]
 
 

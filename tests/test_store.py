@@ -837,3 +837,30 @@ async def test_earlier_answers_notes_canned_responses(store: HandoffStore) -> No
     first = await store.oldest_event_id()
     [event] = await store.events_after("0-0")
     assert first == event.id and event.data["id"] == incoming.message_id
+
+
+async def test_the_recording_queue_hands_each_notice_to_one_recorder(store: HandoffStore) -> None:
+    await store.join_recorders()
+    await store.join_recorders()  # a second process joins the same group
+    await waiting_conversation(store, "c1")
+    await store.receive_customer_message("c1", "first", metadata={"page": "/orders"})
+    await store.receive_customer_message("c1", "second")
+    await store.receive_customer_message("with-bot", "not for the queue")
+    first = await store.next_recordings("one", block_ms=100)
+    assert [conversation for _, conversation in first] == ["c1", "c1"]
+    assert await store.next_recordings("two", block_ms=100) == []  # each notice goes to one consumer
+    queued = await store.pending_recordings("c1")
+    assert [(m.author, m.text, metadata) for m, metadata in queued] == [
+        ("customer", "first", {"page": "/orders"}),
+        ("customer", "second", {}),
+    ]
+    # "one" dies without acknowledging: "two" takes its notices over once they idled long enough.
+    assert await store.stalled_recordings("two", idle_ms=60_000) == []
+    await asyncio.sleep(0.05)
+    taken = await store.stalled_recordings("two", idle_ms=10)
+    assert sorted(taken) == sorted(first)
+    await store.forget_recordings("c1", 1)
+    assert [m.text for m, _ in await store.pending_recordings("c1")] == ["second"]
+    for notice_id, _ in taken:
+        await store.recording_done(notice_id)
+    assert await store.stalled_recordings("two", idle_ms=0) == []

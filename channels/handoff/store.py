@@ -398,8 +398,14 @@ class HandoffStore:
 
     async def join_recorders(self) -> None:
         """Makes the recorders' consumer group (once for all processes)."""
+        key = self.keys.recordings
         try:
-            await self.redis.xgroup_create(self.keys.recordings, RECORDERS, id="0", mkstream=True)
+            if isinstance(self.redis, RedisCluster):  # redis-py 4.6 finds no key in XGROUP CREATE
+                await self.redis.initialize()  # learns the slots, once
+                node = self.redis.get_node_from_key(key)
+                await self.redis.execute_command("XGROUP", "CREATE", key, RECORDERS, "0", "MKSTREAM", target_nodes=node)
+            else:
+                await self.redis.xgroup_create(key, RECORDERS, id="0", mkstream=True)
         except ResponseError as exists:
             if "BUSYGROUP" not in str(exists):
                 raise
