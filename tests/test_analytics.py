@@ -242,24 +242,29 @@ async def test_two_servers_count_every_event_once(
 
 
 async def test_racing_counters_count_each_event_once(redis_server: RedisServer, redis_client: Redis) -> None:
-    """Four processes' counters, each with its own connection, race while events arrive."""
+    """Four processes' counters, each with its own connection, count at once while
+    events arrive (as when a lease changes hands): each batch is applied once."""
     clients = [Redis.from_url(redis_server.url) for _ in range(4)]
     counters = [Analytics(HandoffStore(client), block_ms=100, batch=7) for client in clients]
     store = HandoffStore(redis_client)
-    for counter in counters:
-        counter.start()
     try:
         for round_ in range(3):
             names = [f"r{round_}-{i}" for i in range(10)]
             for name in names:
                 await store.receive_customer_message(name, "gibberish", {})
-            await asyncio.gather(*(store.start_waiting(name, "nlu_fallback") for name in names))
-            await asyncio.gather(*(store.claim(name, "alice", "Alice") for name in names))
-            await asyncio.gather(*(store.release(name, "alice") for name in names))
-        await settled(redis_client)
+                await asyncio.gather(*(counter.catch_up() for counter in counters))
+            await asyncio.gather(
+                *(store.start_waiting(name, "nlu_fallback") for name in names),
+                *(counter.catch_up() for counter in counters),
+            )
+            await asyncio.gather(
+                *(store.claim(name, "alice", "Alice") for name in names), *(counter.catch_up() for counter in counters)
+            )
+            await asyncio.gather(
+                *(store.release(name, "alice") for name in names), *(counter.catch_up() for counter in counters)
+            )
+        await asyncio.gather(*(counter.catch_up() for counter in counters))
     finally:
-        for counter in counters:
-            await counter.stop()
         for client in clients:
             await client.close()
     snapshot = await Analytics(store).snapshot()
@@ -267,6 +272,30 @@ async def test_racing_counters_count_each_event_once(redis_server: RedisServer, 
     assert snapshot.totals["handoffs:fallback"] == snapshot.totals["claims"] == snapshot.totals["releases"] == 30
     assert snapshot.totals["customer_messages:bot"] == 30
     assert snapshot.today["handoffs"] == 30 and len(snapshot.today_waits_ms) == 30
+
+
+async def test_one_process_counts_and_another_takes_over_when_it_stops(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    clients = [Redis.from_url(redis_server.url) for _ in range(2)]
+    first, second = (Analytics(HandoffStore(client), block_ms=100, lease_ms=400) for client in clients)
+    store = HandoffStore(redis_client)
+    first.start()
+    try:
+        await store.receive_customer_message("lead-1", "hello")
+        await settled(redis_client)
+        second.start()
+        assert not await second.leading()  # the first holds the lease and renews it
+        await first.stop()  # hands the lease on
+        await store.receive_customer_message("lead-2", "hello again")
+        await settled(redis_client)  # counted by the second
+        assert await second.leading()
+    finally:
+        await first.stop()
+        await second.stop()
+        for client in clients:
+            await client.close()
+    assert (await Analytics(store).snapshot()).totals["customer_messages:bot"] == 2
 
 
 # -- the counting itself, on events with known times -------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import json
 import time
 from collections.abc import Callable
 
@@ -864,3 +865,21 @@ async def test_the_recording_queue_hands_each_notice_to_one_recorder(store: Hand
     for notice_id, _ in taken:
         await store.recording_done(notice_id)
     assert await store.stalled_recordings("two", idle_ms=0) == []
+
+
+async def test_pages_built_in_redis_equal_the_parsed_lists(store: HandoffStore) -> None:
+    """The agents' lists answered as JSON made by a script are the same conversations,
+    fields and values as the lists built in Python."""
+    for index in range(7):
+        await waiting_conversation(store, f"w{index}")
+    await store.receive_customer_message("odd", 'quotes " and \\ backslash, ünïcode, emoji 😀')
+    assert await store.start_waiting("odd", "request_human")
+    await store.claim("w3", "alice", "Alice")
+    await store.receive_customer_message("bot-only", "hello")
+    await store.release("w3", "alice")
+    for view in ("waiting", "live", "all"):
+        for limit, offset in ((100, 0), (3, 0), (3, 3), (5, 50)):
+            built = json.loads(await store.conversation_page_json(view, limit, offset))
+            parsed = [c.to_dict() for c in await store.list_conversations(view, "alice", limit, offset)]
+            assert built == parsed, (view, limit, offset)
+    assert len(json.loads(await store.conversation_page_json("waiting"))) == 7

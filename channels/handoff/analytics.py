@@ -31,7 +31,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
 import statistics
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -349,9 +352,12 @@ class Analytics:
         batch: int = 500,
         top_kept: int = TOP_FALLBACKS_KEPT,
         linger_s: float = 0.25,
+        lease_ms: int = 5000,
     ) -> None:
         self.store = store
         self.linger_s = linger_s
+        self.lease_ms = lease_ms
+        self.identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         # The command API of both clients the store may hold (Redis, RedisCluster).
         self.redis = cast(Redis, store.redis)
         self.keys: KeySpace = store.keys
@@ -379,10 +385,30 @@ class Analytics:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+            try:  # hand the lease on at once rather than when it runs out
+                if _text(await self.redis.get(self.keys.stats_leader) or b"") == self.identity:
+                    await self.redis.delete(self.keys.stats_leader)
+            except RedisError:
+                pass
+
+    async def leading(self) -> bool:
+        """True while this process holds the counting lease. One process counts at a
+        time (each batch is also applied only once, so a brief second counter is
+        harmless); when it stops, another takes over within `lease_ms`."""
+        key = self.keys.stats_leader
+        if await self.redis.set(key, self.identity, nx=True, px=self.lease_ms):
+            return True
+        if _text(await self.redis.get(key) or b"") != self.identity:
+            return False
+        await self.redis.pexpire(key, self.lease_ms)
+        return True
 
     async def _follow(self) -> None:
         while not self._stopping:
             try:
+                if not await self.leading():
+                    await asyncio.sleep(self.lease_ms / 2000)  # another process counts
+                    continue
                 cursor = await self.catch_up()
                 # Sleeps until an event arrives after the cursor (or the stream appears).
                 await self.redis.xread({self.keys.events: cursor}, count=1, block=self.block_ms)

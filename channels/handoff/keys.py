@@ -105,6 +105,11 @@ class KeySpace:
         return f"{self.base}stats"
 
     @property
+    def stats_leader(self) -> str:
+        """The process that counts the feed now (a lease that its holder renews)."""
+        return f"{self.base}stats:leader"
+
+    @property
     def stats_cursor(self) -> str:
         """The id of the last feed event counted: every process counts from here."""
         return f"{self.base}stats:cursor"

@@ -247,6 +247,7 @@ class HandoffStore:
                 "hash_compare_and_set",
                 "conversations",
                 "count_request",
+                "conversation_page",
             )
         }
         self._scripts: dict[str, AsyncScript] = {
@@ -710,6 +711,26 @@ class HandoffStore:
             ids = await self.redis.zrevrange(k.all_conversations, offset, offset + limit - 1)
             return await self._conversations([_text(i) for i in ids])
         raise ValueError(f"unknown view {view!r}")
+
+    async def conversation_page_json(self, view: str, limit: int = 100, offset: int = 0) -> bytes:
+        """The `waiting`, `live` or `all` list as the API's JSON array, built in Redis:
+        the same conversations as `list_conversations`, passed on without parsing."""
+        k = self.keys
+        if view == "waiting":
+            ids = await self._command("ZRANGE", k.waiting, offset, offset + limit - 1)
+        elif view == "live":
+            since = now_ms() - LIVE_WINDOW_MS
+            ids = await self._command("ZREVRANGEBYSCORE", k.all_conversations, "+inf", since, "LIMIT", offset, limit)
+        elif view == "all":
+            ids = await self._command("ZREVRANGE", k.all_conversations, offset, offset + limit - 1)
+        else:
+            raise ValueError(f"no JSON page for view {view!r}")
+        if not ids:
+            return b"[]"
+        names = [_text(i) for i in ids]
+        state = {"waiting": "waiting", "live": "bot"}.get(view, "")
+        page = await self._script("conversation_page", [k.conversation(n) for n in names], [state, *names])
+        return page if isinstance(page, bytes) else str(page).encode()
 
     async def count_waiting(self) -> int:
         return int(await self.redis.zcard(self.keys.waiting))
