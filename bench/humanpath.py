@@ -46,13 +46,16 @@ class Arrivals:
         if future is not None and not future.done():
             future.set_result(at)
 
-    async def read(self, socket: LiveSocket, key_of: Callable[[dict[str, Any]], Key | None]) -> None:
-        """Reads one socket until it closes, timing the frames someone waits for."""
+    async def read(self, socket: LiveSocket, key_of: Callable[[dict[str, Any]], Key | None], marker: str) -> None:
+        """Reads one socket until it closes, timing the frames someone waits for
+        (only frames holding `marker` are parsed: the client's time is not the server's)."""
         try:
             while True:
                 raw = await socket.connection.recv()
                 at = time.perf_counter()
                 self.frames += 1
+                if marker not in raw:
+                    continue
                 key = key_of(json.loads(raw))
                 if key is not None:
                     self.arrived(key, at)
@@ -167,11 +170,11 @@ async def measure(
         for agent in agent_ids:
             socket = await LiveSocket.open(f"{server.ws}/agent/ws", tokens[agent])
             sockets.append(socket)
-            readers.append(asyncio.ensure_future(arrivals.read(socket, agent_key(agent))))
+            readers.append(asyncio.ensure_future(arrivals.read(socket, agent_key(agent), '"from": "customer"')))
         for sender in senders:
             socket = await LiveSocket.open(f"{server.ws}/customer/ws", customer_tokens[sender])
             sockets.append(socket)
-            readers.append(asyncio.ensure_future(arrivals.read(socket, customer_key(sender))))
+            readers.append(asyncio.ensure_future(arrivals.read(socket, customer_key(sender), '"from": "agent"')))
         result.setup_s = time.perf_counter() - began
         await asyncio.sleep(1.0)
 

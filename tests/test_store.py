@@ -883,3 +883,23 @@ async def test_pages_built_in_redis_equal_the_parsed_lists(store: HandoffStore) 
             parsed = [c.to_dict() for c in await store.list_conversations(view, "alice", limit, offset)]
             assert built == parsed, (view, limit, offset)
     assert len(json.loads(await store.conversation_page_json("waiting"))) == 7
+
+
+async def test_customer_requests_count_only_for_the_owner_of_the_sender(store: HandoffStore) -> None:
+    quota = Quota("customer:c1", 2)
+    await asyncio.sleep(1.02 - time.time() % 1)  # all below in one second
+    second = int(time.time())
+    assert await store.authenticate_customer("c1", None, "secret", quota) == "secret"  # 1st request, token bound
+    for _ in range(3):  # a wrong token is refused and not counted: the owner's budget is untouched
+        with pytest.raises(Unauthorized):
+            await store.authenticate_customer("c1", "guess", "unused", quota)
+    assert await store.authenticate_customer("c1", "secret", "unused", quota) is None  # 2nd
+    with pytest.raises(TooManyRequests):
+        await store.authenticate_customer("c1", "secret", "unused", quota)  # 3rd
+    assert int(time.time()) == second, "the second ended too early to tell"
+    assert await store.count_request(quota.subject, second) == 4  # the refused third counted too
+    # A sender's first request over the budget binds no token.
+    await store.count_request("customer:c2", second)
+    with pytest.raises(TooManyRequests):
+        await store.authenticate_customer("c2", None, "lost", Quota("customer:c2", 1))
+    assert await store.authenticate_customer("c2", None, "kept") == "kept"

@@ -92,10 +92,10 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
     @bp.route("/agent/conversations/<conversation_id:str>/messages", methods=["POST"])
     @api
     async def send(request: Request, conversation_id: str) -> HTTPResponse:
-        agent = await limited_agent(request, config)
+        agent = agent_of(request, config)  # the message's script counts the request
         conversation_id = path_id(conversation_id, "conversation id")
         body = text_field(json_object(request.body, config.max_body_bytes), "text", config.max_text_chars)
-        message = await context.service(request).agent_message(conversation_id, agent, body)
+        message = await context.service(request).agent_message(conversation_id, agent, body, agent_quota(agent, config))
         return json({"message": message.to_dict()}, status=201)
 
     @bp.route("/agent/conversations/<conversation_id:str>/release", methods=["POST"])

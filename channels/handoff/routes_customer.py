@@ -9,7 +9,7 @@ from sanic.response import HTTPResponse, json
 from channels.handoff.auth import bearer_token, sender_of_customer_token
 from channels.handoff.context import ChannelContext
 from channels.handoff.errors import Unauthorized
-from channels.handoff.http import api, rate_limit, runtime_of
+from channels.handoff.http import api, runtime_of
 from channels.handoff.store import Quota
 from channels.handoff.validation import (
     identifier,
@@ -35,11 +35,9 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
         metadata = optional_object(data, "metadata")
         token = bearer_token(request.headers.get("authorization"))
 
-        async def admit() -> None:
-            await rate_limit(request, Quota(f"customer:{sender}", config.customer_requests_per_s))
-
+        quota = Quota(f"customer:{sender}", config.customer_requests_per_s)
         answer = await context.service(request).customer_message(
-            sender, text, token, message_id, metadata, context.on_new_message, admit
+            sender, text, token, message_id, metadata, context.on_new_message, quota
         )
         return json(answer)
 

@@ -119,18 +119,16 @@ class HandoffService:
         message_id: str | None,
         metadata: dict[str, Any],
         on_new_message: OnNewMessage,
-        admit: Callable[[], Awaitable[None]] | None = None,
+        quota: Quota | None = None,
     ) -> dict[str, Any]:
         """Takes a customer message: to the bot in state `bot`, to the humans otherwise.
-        `admit` (e.g. a rate limit) runs once the caller is known to own the sender."""
+        `quota` (the rate limit) counts the request once the caller is known to own the sender."""
         if token is None and message_id is not None:
             # The first answer (with the token) was lost: its retry gets it again.
             earlier = await self.store.earlier_answer(sender, message_id)
             if earlier is not None and earlier.get("customer_token"):
                 return earlier
-        issued = await self.store.authenticate_customer(sender, token, new_customer_token(sender))
-        if admit is not None:
-            await admit()
+        issued = await self.store.authenticate_customer(sender, token, new_customer_token(sender), quota)
         if message_id is not None:
             earlier = await self.store.reserve_request(sender, message_id)
             if earlier is not None:
@@ -347,8 +345,12 @@ class HandoffService:
             await self._resume_bot(bridge, conversation_id)
         return await self.store.require_conversation(conversation_id)
 
-    async def agent_message(self, conversation_id: str, agent: AgentIdentity, text: str) -> Message:
-        return await self.store.add_agent_message(conversation_id, agent.id, agent.name, text)
+    async def agent_message(
+        self, conversation_id: str, agent: AgentIdentity, text: str, quota: Quota | None = None
+    ) -> Message:
+        """Stores and pushes the message and queues it for the tracker (one round trip,
+        the request counted against `quota` in it)."""
+        return await self.store.add_agent_message(conversation_id, agent.id, agent.name, text, quota)
 
     async def release(self, conversation_id: str, agent: AgentIdentity) -> Conversation:
         """Hands the customer back to the bot, inside the conversation's lock, so a

@@ -248,6 +248,7 @@ class HandoffStore:
                 "conversations",
                 "count_request",
                 "conversation_page",
+                "admit_customer",
             )
         }
         self._scripts: dict[str, AsyncScript] = {
@@ -280,16 +281,27 @@ class HandoffStore:
 
     # -- customers -------------------------------------------------------------
 
-    async def authenticate_customer(self, conversation_id: str, token: str | None, new_token: str) -> str | None:
+    async def authenticate_customer(
+        self, conversation_id: str, token: str | None, new_token: str, quota: Quota | None = None
+    ) -> str | None:
         """Checks a customer's token; on a sender's first message binds `new_token`
-        to it and returns it. Raises Unauthorized for a wrong or missing token."""
-        key = self.keys.conversation(conversation_id)
-        stored = await self._command("HGET", key, "token")
-        if stored is None and await self._command("HSETNX", key, "token", hash_token(new_token)):
-            return new_token
-        stored = stored or await self._command("HGET", key, "token")
-        self._check_customer_token(stored, token)
-        return None
+        to it and returns it. Raises Unauthorized for a wrong or missing token. With a
+        `quota`, a caller who owns the sender is counted against it (TooManyRequests
+        beyond it): all in one round trip. (Tokens are kept and compared as SHA-256
+        digests.)"""
+        quota = quota or Quota("-", 0)
+        result = await self._run(
+            "admit_customer",
+            [self.keys.conversation(conversation_id), self.keys.rate(quota.subject, int(time.time()))],
+            [hash_token(token) if token is not None else "", hash_token(new_token), quota.limit],
+        )
+        if result[0] == "missing_token":
+            raise Unauthorized("missing_token", "This conversation needs its customer token (Authorization: Bearer).")
+        if result[0] == "invalid_token":
+            raise Unauthorized("invalid_token", "The customer token does not match this conversation.")
+        if result[0] == "rate_limited":
+            raise TooManyRequests.over(quota.limit)
+        return new_token if result[1] == "1" else None
 
     async def verify_customer(self, conversation_id: str, token: str) -> None:
         """Checks a customer's token without binding one (for reads)."""
@@ -491,8 +503,12 @@ class HandoffStore:
         assert claimed is not None, "the claim script answers with the claimed conversation"
         return claimed
 
-    async def add_agent_message(self, conversation_id: str, agent_id: str, agent_name: str, text: str) -> Message:
+    async def add_agent_message(
+        self, conversation_id: str, agent_id: str, agent_name: str, text: str, quota: Quota | None = None
+    ) -> Message:
+        """The assigned agent's message; `quota`, when given, counts the request first."""
         k = self.keys
+        quota = quota or Quota("-", 0)
         at = now_ms()
         extra = {"agent": agent_id, "agent_name": agent_name}
         result = await self._run(
@@ -504,9 +520,12 @@ class HandoffStore:
                 k.all_conversations,
                 k.recording(conversation_id),
                 k.recordings,
+                k.rate(quota.subject, int(time.time())),
             ],
-            [conversation_id, agent_id, text, json.dumps(extra), at, self.feed_maxlen],
+            [conversation_id, agent_id, text, json.dumps(extra), at, self.feed_maxlen, quota.limit],
         )
+        if result[0] == "rate_limited":
+            raise TooManyRequests.over(quota.limit)
         self._raise_for_owner_refusal(conversation_id, result)
         return Message(result[1], "agent", text, at, extra)
 
