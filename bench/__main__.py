@@ -43,7 +43,11 @@ async def run_phases(stack: BenchStack, phases: set[str], results: dict[str, Any
                 "human path, 200 conversations", single.profile, single.profile_s
             )
         log("2. human path again: on a desk process that leaves the tracker recording to the other process")
-        results["human"] = await humanpath.measure(stack, log=log, prefix="desk", server=stack.desk)
+        log(f"  desk process ready on port {stack.start_desk().port}")
+        try:
+            results["human"] = await humanpath.measure(stack, log=log, prefix="desk", server=stack.desk)
+        finally:
+            stack.stop_desk()
     if "claims" in phases:
         log("3. claims: 100 agents racing, beside a bare Sanic endpoint")
         results["claims"] = await claims.measure(stack, log=log)

@@ -622,10 +622,10 @@ tests/test_analytics.py` pass):
 METHOD = """## How it is measured
 
 - `make bench` runs `scripts/bootstrap-venv.sh`, `scripts/ensure-model.sh`, then
-  `.venv/bin/python -m bench`. It starts a private Redis, the action server and two `rasa run` with
-  `credentials.yml` and `endpoints.yml` (tests/stack.py): the first serves every phase; the second,
-  started with `HANDOFF_RECORDER=off`, serves the human path's desk layout. It runs the phases, stops
-  them, then times `make run` itself. Nothing here is hard-coded: the run writes this file and the plot.
+  `.venv/bin/python -m bench`. It starts a private Redis, the action server and one `rasa run` with
+  `credentials.yml` and `endpoints.yml` (tests/stack.py) and runs the phases against it; for the
+  human path's desk layout only, a second `rasa run` with `HANDOFF_RECORDER=off` joins it. Then it
+  stops them and times `make run` itself. Nothing here is hard-coded: the run writes this file and the plot.
 - Comparisons run side by side in one run, rounds alternating (A B B A ...), and are given as ratios.
   CPU per operation comes from `/proc/<pid>/stat`, the machine's total from `/proc/stat` ("other work
   on the machine" is everything that is not this benchmark's processes).

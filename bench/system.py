@@ -1,8 +1,8 @@
-"""The real system for the bench: tests/stack.py's Stack with two Rasa servers,
-started through `bench.rasa_sampled` so the profile phase can sample them: the
-first serves every phase but one and records in trackers; the second
-(`HANDOFF_RECORDER=off`) serves the human path's second layout, a desk process
-that leaves the tracker recording to the first."""
+"""The real system for the bench: tests/stack.py's Stack with one Rasa server,
+started through `bench.rasa_sampled` so the profile phase can sample it. For the
+human path's second layout a desk process joins it (`HANDOFF_RECORDER=off`: it
+leaves the tracker recording to the first), only for that measurement: every
+other phase measures one process alone."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class BenchStack(Stack):
     """Redis, the action server and one `rasa run` (bench/credentials.yml enables
     both the handoff channel and Rasa's own REST channel on it)."""
 
-    rasa_count: int = 2
+    rasa_count: int = 1
     profile_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="handoff-bench-profile-")))
 
     def environment(self) -> dict[str, str]:
@@ -59,9 +59,21 @@ class BenchStack(Stack):
         """The process that serves agents and customers without recording in trackers."""
         return self.rasa[DESK]
 
+    def start_desk(self) -> RasaProcess:
+        self.start_rasa(DESK)
+        return self.wait_for_rasa(DESK)
+
+    def stop_desk(self) -> None:
+        desk = self.rasa.pop(DESK)
+        if desk.process.poll() is None:
+            os.killpg(desk.process.pid, signal.SIGTERM)
+            desk.process.wait(timeout=60)
+
     def pids(self) -> dict[str, int]:
         """The processes worth metering: Rasa, the action server and Redis."""
-        found = {"rasa": self.server.process.pid, "desk rasa": self.desk.process.pid, "bench client": os.getpid()}
+        found = {"rasa": self.server.process.pid, "bench client": os.getpid()}
+        if len(self.rasa) > DESK:
+            found["desk rasa"] = self.desk.process.pid
         if self.redis.process is not None:
             found["redis"] = self.redis.process.pid
         actions = next((p for p in self.processes if "actions" in str(p.args)), None)

@@ -788,9 +788,14 @@ async def test_agents_presence_and_status(store: HandoffStore) -> None:
     found = {a["id"]: (a["name"], a["role"], a["status"]) for a in await store.agents(60_000)}
     assert found == {"alice": ("Alice", "agent", "online"), "sue": ("Sue", "supervisor", "away")}
     assert await store.online_agent_count(60_000) == 1
+    desk = DeskSettings(offline_grace_s=60)
+    assert await store.live_desk(desk) == (desk, 1)  # the settings and the count in one script
+    await store.save_desk_settings(DeskSettings(offline_grace_s=60, max_chats_per_agent=7))
+    assert await store.live_desk(DeskSettings()) == (DeskSettings(offline_grace_s=60, max_chats_per_agent=7), 1)
     assert await store.agents_gone_since(now_ms() - 60_000) == ["carol"]
     await store.set_agent_status("alice", "offline")
     assert await store.online_agent_count(60_000) == 0
+    assert (await store.live_desk(desk))[1] == 0
     assert await store.agents_gone_since(now_ms() - 60_000) == ["alice", "carol"]
     await asyncio.sleep(0.005)
     assert {a["id"]: a["status"] for a in await store.agents(1)} == {"alice": "offline", "sue": "offline"}

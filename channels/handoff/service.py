@@ -99,12 +99,12 @@ class HandoffService:
         return await self.store.desk_settings(self.config.desk)
 
     async def live_settings(self) -> LiveSettings:
-        desk = await self.desk_settings()
+        desk, online = await self.store.live_desk(self.config.desk)
         hours = desk.office_hours
         return LiveSettings(
             enabled=desk.enabled,
             in_office_hours=hours.is_open(datetime.now(timezone.utc)) if hours else True,
-            agents_online=await self.store.online_agent_count(desk.offline_grace_s * 1000),
+            agents_online=online,
             no_agents_policy=desk.no_agents_policy,
             out_of_hours_policy=desk.out_of_hours_policy,
         )

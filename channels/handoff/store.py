@@ -249,6 +249,7 @@ class HandoffStore:
                 "count_request",
                 "conversation_page",
                 "admit_customer",
+                "live_desk",
             )
         }
         self._scripts: dict[str, AsyncScript] = {
@@ -931,6 +932,16 @@ class HandoffStore:
     async def desk_settings(self, defaults: DeskSettings) -> DeskSettings:
         raw = await self.redis.hgetall(self.keys.settings)
         return DeskSettings.from_redis({_text(k): _text(v) for k, v in raw.items()}, defaults)
+
+    async def live_desk(self, defaults: DeskSettings) -> tuple[DeskSettings, int]:
+        """The desk settings and the number of agents online, in one round trip (the
+        bot's every answer needs both); as `desk_settings` and `online_agent_count`."""
+        k = self.keys
+        flat, online = await self._script(
+            "live_desk", [k.settings, k.presence, k.agent_status], [now_ms(), defaults.offline_grace_s]
+        )
+        stored = {_text(name): _text(value) for name, value in zip(flat[::2], flat[1::2], strict=True)}
+        return DeskSettings.from_redis(stored, defaults), int(online)
 
     async def save_desk_settings(self, settings: DeskSettings) -> None:
         await self.redis.hset(self.keys.settings, mapping=settings.to_redis())  # type: ignore[arg-type]
