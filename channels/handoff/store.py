@@ -325,20 +325,25 @@ class HandoffStore:
     ) -> IncomingResult:
         """Stores a customer message; while a human has the conversation it is also
         queued for Rasa's tracker, with `metadata` (see `pending_recordings`)."""
-        k = self.keys
         state, message_id, resume = await self._run(
             "customer_message",
-            [
-                k.conversation(conversation_id),
-                k.messages(conversation_id),
-                k.events,
-                k.all_conversations,
-                k.recording(conversation_id),
-                k.recordings,
-            ],
+            self._human_message_keys(conversation_id),
             [conversation_id, text, json.dumps(data or {}), now_ms(), self.feed_maxlen, json.dumps(metadata or {})],
         )
         return IncomingResult(state, message_id, resume or None)
+
+    def _human_message_keys(self, conversation_id: str) -> list[str]:
+        """The keys a customer's or an agent's message touches: the conversation, its
+        transcript, the feed, the index, and the queue for Rasa's tracker."""
+        k = self.keys
+        return [
+            k.conversation(conversation_id),
+            k.messages(conversation_id),
+            k.events,
+            k.all_conversations,
+            k.recording(conversation_id),
+            k.recordings,
+        ]
 
     async def add_bot_messages(
         self, conversation_id: str, messages: Iterable[tuple[str, dict[str, Any]]], author: Author = "bot"
@@ -514,15 +519,7 @@ class HandoffStore:
         extra = {"agent": agent_id, "agent_name": agent_name}
         result = await self._run(
             "agent_message",
-            [
-                k.conversation(conversation_id),
-                k.messages(conversation_id),
-                k.events,
-                k.all_conversations,
-                k.recording(conversation_id),
-                k.recordings,
-                k.rate(quota.subject, int(time.time())),
-            ],
+            [*self._human_message_keys(conversation_id), k.rate(quota.subject, int(time.time()))],
             [conversation_id, agent_id, text, json.dumps(extra), at, self.feed_maxlen, quota.limit],
         )
         if result[0] == "rate_limited":
