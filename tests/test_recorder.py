@@ -123,3 +123,44 @@ async def test_a_failed_or_dead_recorder_s_work_is_taken_over(redis_client: Redi
     assert await redis_client.xlen(store.keys.recordings) == 0
     await healthy.stop()
     assert recorded == ["are you there?"]  # once
+
+
+async def test_a_conversation_waiting_for_its_lock_holds_up_no_other(redis_client: Redis) -> None:
+    store = HandoffStore(redis_client)
+    for conversation in ("stuck", "free"):
+        await store.receive_customer_message(conversation, "hello")
+        assert await store.start_waiting(conversation, "nlu_fallback")
+    release_stuck = asyncio.Event()
+    recorded: list[str] = []
+    active: dict[str, int] = {}
+    overlaps: list[str] = []
+
+    async def record(conversation_id: str) -> None:
+        active[conversation_id] = active.get(conversation_id, 0) + 1
+        if active[conversation_id] > 1:
+            overlaps.append(conversation_id)
+        try:
+            if conversation_id == "stuck":
+                await release_stuck.wait()  # as a lock held by a process that died
+            await asyncio.sleep(0.01)
+            queued = await store.pending_recordings(conversation_id)
+            recorded.extend(message.text for message, _ in queued)
+            await store.forget_recordings(conversation_id, len(queued))
+        finally:
+            active[conversation_id] -= 1
+
+    recorder = Recorder(store, record, block_ms=100)
+    await recorder.start()
+    try:
+        await store.receive_customer_message("stuck", "stuck 1")
+        for turn in range(3):
+            await store.receive_customer_message("free", f"free {turn}")
+        await store.receive_customer_message("stuck", "stuck 2")
+        await eventually(lambda: recorded == ["free 0", "free 1", "free 2"] or len(recorded) >= 3)
+        assert recorded[:3] == ["free 0", "free 1", "free 2"]  # while "stuck" still waits
+        release_stuck.set()
+        await eventually(lambda: len(recorded) == 5)
+        assert recorded[3:] == ["stuck 1", "stuck 2"]
+        assert overlaps == []  # one conversation's notices one after another
+    finally:
+        await recorder.stop()

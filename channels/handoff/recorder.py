@@ -42,15 +42,21 @@ class Recorder:
         block_ms: int = 1000,
         retry_after_ms: int = 15_000,
         retry_s: float = 0.5,
+        in_flight: int = 32,
     ) -> None:
         self.store = store
         self.record = record
         self.block_ms = block_ms
         self.retry_after_ms = retry_after_ms
         self.retry_s = retry_s
+        self.in_flight = in_flight
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Conversations are recorded side by side (one waiting for its lock holds up no
+        # other), each conversation's notices one after another.
+        self._recordings: set[asyncio.Task[None]] = set()
+        self._latest: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         """Joins the group (retried in the background if Redis is not there yet) and follows it."""
@@ -67,6 +73,9 @@ class Recorder:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        for recording in self._recordings:
+            recording.cancel()
+        await asyncio.gather(*self._recordings, return_exceptions=True)
 
     async def _follow(self) -> None:
         joined = False
@@ -83,7 +92,9 @@ class Recorder:
                     next_sweep = loop.time() + self.retry_after_ms / 2000
                 work += await self.store.next_recordings(self.consumer, self.block_ms)
                 for notice_id, conversation_id in work:
-                    await self._record(notice_id, conversation_id)
+                    self._begin(notice_id, conversation_id)
+                while len(self._recordings) >= self.in_flight:
+                    await asyncio.wait(self._recordings, return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as failure:
@@ -91,13 +102,28 @@ class Recorder:
                 joined = False
                 await asyncio.sleep(self.retry_s)
 
-    async def _record(self, notice_id: str, conversation_id: str) -> None:
+    def _begin(self, notice_id: str, conversation_id: str) -> None:
+        """Records in a task of its own, after this process's earlier notice of the same conversation."""
+        before = self._latest.get(conversation_id)
+        task = asyncio.get_running_loop().create_task(self._record(notice_id, conversation_id, before))
+        self._recordings.add(task)
+        self._latest[conversation_id] = task
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._recordings.discard(finished)
+            if self._latest.get(conversation_id) is finished:
+                del self._latest[conversation_id]
+
+        task.add_done_callback(done)
+
+    async def _record(self, notice_id: str, conversation_id: str, before: asyncio.Task[None] | None) -> None:
+        if before is not None:
+            await asyncio.gather(before, return_exceptions=True)
         try:
             await self.record(conversation_id)
-        except (RedisError, OSError):
+            await self.store.recording_done(notice_id)
+        except asyncio.CancelledError:
             raise
         except Exception as failure:
             # Left unacknowledged: a recorder takes it over after `retry_after_ms`.
             logger.warning("recorder: recording %r failed (%r); will retry", conversation_id, failure)
-            return
-        await self.store.recording_done(notice_id)
