@@ -20,6 +20,7 @@ import pytest
 from redis.asyncio import Redis
 from websockets.exceptions import ConnectionClosed
 
+from channels.handoff.keys import KeySpace
 from channels.handoff.store import HandoffStore
 from tests.api_client import ApiClient, LiveSocket
 from tests.channel_server import agent_token
@@ -334,7 +335,18 @@ async def test_no_silent_unpause(stack: Stack, http: aiohttp.ClientSession) -> N
         if state:
             break
         await asyncio.sleep(0.2)
-    assert state is not None, "the expired session was not restarted"
+    if state is None:
+        redis = Redis.from_url(stack.redis.url)
+        keys = KeySpace()
+        queued = await redis.lrange(keys.recording(sender), 0, -1)
+        pending = await redis.xpending(keys.recordings, "recorders")
+        lock = await redis.get(f"lock:lock:{sender}")
+        await redis.close()
+        events = [(e["event"], e.get("text")) for e in (await tracker(stack, http, sender))["events"]][-8:]
+        raise AssertionError(
+            f"the expired session was not restarted; still queued for the tracker: {queued};"
+            f" recorders' pending notices: {pending}; lock: {lock!r}; last events: {events}"
+        )
     assert state["paused"] is True
     assert not any(e["event"] == "restart" for e in state["events"])
     assert (await api.request("POST", f"/agent/conversations/{sender}/messages", {"text": "yes!"}, agent))[0] == 201

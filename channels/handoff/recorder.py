@@ -42,7 +42,7 @@ class Recorder:
         block_ms: int = 1000,
         retry_after_ms: int = 15_000,
         retry_s: float = 0.5,
-        in_flight: int = 32,
+        in_flight: int = 256,
     ) -> None:
         self.store = store
         self.record = record
@@ -54,9 +54,11 @@ class Recorder:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         # Conversations are recorded side by side (one waiting for its lock holds up no
-        # other), each conversation's notices one after another.
-        self._recordings: set[asyncio.Task[None]] = set()
+        # other, up to `in_flight` conversations), each one's recordings one after
+        # another. Notices that arrive before a conversation's next recording starts
+        # are all answered by it: one recording takes every message queued by then.
         self._latest: dict[str, asyncio.Task[None]] = {}
+        self._unstarted: dict[str, list[str]] = {}
 
     async def start(self) -> None:
         """Joins the group (retried in the background if Redis is not there yet) and follows it."""
@@ -73,9 +75,10 @@ class Recorder:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        for recording in self._recordings:
+        recordings = list(self._latest.values())
+        for recording in recordings:
             recording.cancel()
-        await asyncio.gather(*self._recordings, return_exceptions=True)
+        await asyncio.gather(*recordings, return_exceptions=True)
 
     async def _follow(self) -> None:
         joined = False
@@ -93,37 +96,44 @@ class Recorder:
                 work += await self.store.next_recordings(self.consumer, self.block_ms)
                 for notice_id, conversation_id in work:
                     self._begin(notice_id, conversation_id)
-                while len(self._recordings) >= self.in_flight:
-                    await asyncio.wait(self._recordings, return_when=asyncio.FIRST_COMPLETED)
+                while len(self._latest) >= self.in_flight:
+                    await asyncio.wait(list(self._latest.values()), return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as failure:
                 logger.warning("recorder: Redis unavailable (%s); retrying", failure)
                 joined = False
                 await asyncio.sleep(self.retry_s)
+            except Exception:
+                logger.exception("recorder: following the queue failed; retrying")
+                await asyncio.sleep(self.retry_s)
 
     def _begin(self, notice_id: str, conversation_id: str) -> None:
-        """Records in a task of its own, after this process's earlier notice of the same conversation."""
+        """Records the conversation in a task of its own, after its recording in progress."""
+        unstarted = self._unstarted.get(conversation_id)
+        if unstarted is not None:  # a recording not started yet will take this message too
+            unstarted.append(notice_id)
+            return
+        self._unstarted[conversation_id] = [notice_id]
         before = self._latest.get(conversation_id)
-        task = asyncio.get_running_loop().create_task(self._record(notice_id, conversation_id, before))
-        self._recordings.add(task)
+        task = asyncio.get_running_loop().create_task(self._record(conversation_id, before))
         self._latest[conversation_id] = task
 
         def done(finished: asyncio.Task[None]) -> None:
-            self._recordings.discard(finished)
             if self._latest.get(conversation_id) is finished:
                 del self._latest[conversation_id]
 
         task.add_done_callback(done)
 
-    async def _record(self, notice_id: str, conversation_id: str, before: asyncio.Task[None] | None) -> None:
+    async def _record(self, conversation_id: str, before: asyncio.Task[None] | None) -> None:
         if before is not None:
             await asyncio.gather(before, return_exceptions=True)
+        notices = self._unstarted.pop(conversation_id)
         try:
             await self.record(conversation_id)
-            await self.store.recording_done(notice_id)
+            await self.store.recording_done(*notices)
         except asyncio.CancelledError:
             raise
         except Exception as failure:
-            # Left unacknowledged: a recorder takes it over after `retry_after_ms`.
+            # Left unacknowledged: a recorder takes them over after `retry_after_ms`.
             logger.warning("recorder: recording %r failed (%r); will retry", conversation_id, failure)

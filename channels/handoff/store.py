@@ -442,9 +442,9 @@ class HandoffStore:
         answer = await self.redis.xautoclaim(self.keys.recordings, RECORDERS, consumer, idle_ms, "0-0", count=count)
         return [(_text(i), _text(f.get(b"conv", b""))) for i, f in answer[1] if f]
 
-    async def recording_done(self, notice_id: str) -> None:
-        await self.redis.xack(self.keys.recordings, RECORDERS, notice_id)
-        await self.redis.xdel(self.keys.recordings, notice_id)
+    async def recording_done(self, *notice_ids: str) -> None:
+        await self.redis.xack(self.keys.recordings, RECORDERS, *notice_ids)
+        await self.redis.xdel(self.keys.recordings, *notice_ids)
 
     # -- transitions -----------------------------------------------------------
 
