@@ -42,15 +42,21 @@ async def run_phases(stack: BenchStack, phases: set[str], results: dict[str, Any
             results["profile_human"] = profile.analyse(
                 "human path, 200 conversations", single.profile, single.profile_s
             )
-        log("2. human path again: on a desk process that leaves the tracker recording to the other process")
-        log(f"  desk process ready on port {stack.start_desk().port}")
+    if "claims" in phases:
+        log("3. claims: 100 agents racing on one process, beside a bare Sanic endpoint")
+        results["claims_one"] = await claims.measure(stack, log=log, prefix="one")
+    if phases & {"human", "claims"}:
+        log(f"a second Rasa process (HANDOFF_RECORDER=off) joins, on port {stack.start_desk().port}")
         try:
-            results["human"] = await humanpath.measure(stack, log=log, prefix="desk", server=stack.desk)
+            if "human" in phases:
+                log("2. human path again: on the desk process, which leaves the tracker recording to the other")
+                results["human"] = await humanpath.measure(stack, log=log, prefix="desk", server=stack.desk)
+            if "claims" in phases:
+                log("3. claims again: the 100 agents spread over the two processes, beside two bare Sanic ones")
+                servers = [stack.server, stack.desk]
+                results["claims"] = await claims.measure(stack, log=log, prefix="two", servers=servers)
         finally:
             stack.stop_desk()
-    if "claims" in phases:
-        log("3. claims: 100 agents racing, beside a bare Sanic endpoint")
-        results["claims"] = await claims.measure(stack, log=log)
     if "waiting" in phases:
         log("4. waiting at scale")
         results["waiting"] = await waiting.measure(stack, log=log)

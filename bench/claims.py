@@ -26,6 +26,7 @@ from bench.system import ROOT, BenchStack
 from channels.handoff.store import HandoffStore
 from tests.channel_server import agent_token
 from tests.redis_server import free_port
+from tests.stack import RasaProcess
 
 
 @dataclass
@@ -48,7 +49,9 @@ class LoadRun:
         return self.requests / self.seconds if self.seconds else float("nan")
 
     def cpu_us_per_request(self, process: str) -> float:
-        return self.cpu.get(process, 0.0) / max(self.requests, 1) * 1e6
+        """CPU of `process` (and of its siblings "`process` 2", ...) per request."""
+        used = sum(cpu for name, cpu in self.cpu.items() if name == process or name.startswith(f"{process} "))
+        return used / max(self.requests, 1) * 1e6
 
 
 @dataclass
@@ -61,6 +64,7 @@ class ClaimsResult:
     double_wins: int
     wrong_refusals: int
     prepared: int
+    processes: int = 1  # Rasa processes sharing the agents (and bare Sanic processes beside them)
 
     @property
     def ratio(self) -> float:
@@ -71,7 +75,8 @@ class ClaimsResult:
         return self.wins / self.claims.seconds if self.claims.seconds else float("nan")
 
     def checks(self) -> list[Check]:
-        return [Check("3", "claims per second (100 agents racing)", self.claims.per_second, 3000, "/s", True)]
+        label = f"claims per second (100 agents racing, {self.processes} process{'es' if self.processes > 1 else ''})"
+        return [Check("3", label, self.claims.per_second, 3000, "/s", True)]
 
 
 class BareServer:
@@ -150,25 +155,32 @@ async def measure(
     duration_s: float = 3.0,
     prepared: int = 15_000,
     log: Callable[[str], None] = print,
+    servers: list[RasaProcess] | None = None,
+    prefix: str = "race",
 ) -> ClaimsResult:
-    server = stack.server
+    """`servers`: the Rasa processes the agents are spread over (the stack's first
+    alone by default); as many bare Sanic processes share the baseline's load."""
+    servers = servers or [stack.server]
     redis = Redis.from_url(stack.redis.url)
     store = HandoffStore(redis)
-    ids = [f"race-{i:05d}" for i in range(prepared)]
+    ids = [f"{prefix}-{i:05d}" for i in range(prepared)]
     log(f"  preparing {prepared:,} waiting conversations through the store")
     began = time.perf_counter()
     await make_waiting(store, ids)
     log(f"  prepared in {time.perf_counter() - began:.1f} s")
     await asyncio.sleep(2.0)  # let the server's feed reader catch up with the events
-    bare = BareServer()
+    bares = [BareServer() for _ in servers]
     claims, baseline = LoadRun("claims"), LoadRun("bare Sanic")
     outcomes: dict[str, list[tuple[int, str | None]]] = {}
     tokens = [agent_token(f"racer{i:03d}") for i in range(agents)]
     try:
-        handoff_conns = [HttpConnection("127.0.0.1", server.port) for _ in range(agents)]
-        bare_conns = [HttpConnection("127.0.0.1", bare.port) for _ in range(agents)]
+        handoff_conns = [HttpConnection("127.0.0.1", servers[i % len(servers)].port) for i in range(agents)]
+        bare_conns = [HttpConnection("127.0.0.1", bares[i % len(bares)].port) for i in range(agents)]
         remaining = raced(ids, race)
-        meter = CpuMeter({**stack.pids(), "bare Sanic": bare.process.pid})
+        rasa_pids = {("rasa" if i == 0 else f"rasa {i + 1}"): s.process.pid for i, s in enumerate(servers)}
+        bare_pids = {("bare Sanic" if i == 0 else f"bare Sanic {i + 1}"): b.process.pid for i, b in enumerate(bares)}
+        others = {name: pid for name, pid in stack.pids().items() if pid not in rasa_pids.values()}
+        meter = CpuMeter({**others, **rasa_pids, **bare_pids})
         commands = CommandMeter(redis)
         for index in range(rounds):
             for name in ("bare", "claims") if index % 2 == 0 else ("claims", "bare"):
@@ -204,7 +216,8 @@ async def measure(
         for conn in handoff_conns + bare_conns:
             conn.close()
     finally:
-        bare.stop()
+        for bare in bares:
+            bare.stop()
         await redis.close()
     wins = double = wrong = 0
     for seen in outcomes.values():
@@ -212,4 +225,4 @@ async def measure(
         wins += len(winners) == 1
         double += len(winners) > 1
         wrong += sum(1 for status, agent in seen if status == 409 and winners and agent != winners[0])
-    return ClaimsResult(agents, race, claims, baseline, wins, double, wrong, prepared)
+    return ClaimsResult(agents, race, claims, baseline, wins, double, wrong, prepared, len(servers))

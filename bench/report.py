@@ -35,7 +35,7 @@ def pct(share: float) -> str:
 
 def all_checks(results: dict[str, Any]) -> list[Check]:
     found: list[Check] = []
-    for key in ("bot", "human", "claims", "waiting"):
+    for key in ("bot", "human", "claims_one", "claims", "waiting"):
         if key in results:
             found += results[key].checks()
     return found
@@ -331,14 +331,15 @@ def gc_text(profile: ProfileReport) -> str:
     return "; ".join(parts)
 
 
-def claims_section(claims: ClaimsResult, profile: ProfileReport | None) -> str:
+def claims_rows(claims: ClaimsResult) -> list[list[str]]:
     rows = []
+    layout = f"{claims.processes} process{'es' if claims.processes > 1 else ''}"
     for run, per_request_cpu in ((claims.claims, "rasa"), (claims.bare, "bare Sanic")):
         s = Summary.of(run.latencies)
         statuses = ", ".join(f"{status}: {count:,}" for status, count in sorted(run.statuses.items()))
         rows.append(
             [
-                run.name,
+                f"{run.name}, {layout}",
                 f"{run.requests:,}",
                 f"{run.per_second:,.0f}/s",
                 ms(s.p50),
@@ -348,6 +349,13 @@ def claims_section(claims: ClaimsResult, profile: ProfileReport | None) -> str:
                 statuses,
             ]
         )
+    return rows
+
+
+def claims_section(claims: ClaimsResult, one: ClaimsResult | None, profile: ProfileReport | None) -> str:
+    """`claims`: the agents spread over two processes (the target); `one`: one process."""
+    runs = [r for r in (one, claims) if r is not None]
+    rows = [row for run in runs for row in claims_rows(run)]
     commands = sum(claims.claims.commands.values()) / max(claims.claims.requests, 1)
     lines = [
         f"## 3. Claims: {claims.agents} agents racing",
@@ -356,46 +364,54 @@ def claims_section(claims: ClaimsResult, profile: ProfileReport | None) -> str:
         f" then {claims.agents} agents, each with its own token and keep-alive connection, claimed them through"
         f" `POST /agent/conversations/<id>/claim`, {claims.race} agents on each conversation at once (one wins, the"
         " others get 409 `already_assigned` naming the winner). In the same run, alternating rounds, the same client"
-        " drove a bare Sanic JSON endpoint (same Sanic, one worker, uvloop) answering a claim-sized JSON.",
+        " drove a bare Sanic JSON endpoint (same Sanic, one worker, uvloop) answering a claim-sized JSON. Measured"
+        " twice: on one `rasa run`, then with the agents spread over two `rasa run` processes on the same Redis"
+        " (as a load balancer would; the design is stateless) beside two bare Sanic processes.",
         "",
         table(
             ["server", "requests", "rate", "p50", "p99", "server CPU / request", "client CPU / request", "answers"],
             rows,
         ),
         "",
-        f"- **Claim requests per second: {claims.claims.per_second:,.0f}**, {claims.ratio:.2f}{TIMES} the bare Sanic"
-        f" endpoint ({claims.bare.per_second:,.0f}/s); won claims {claims.wins_per_second:,.0f}/s.",
-        f"- Correctness under the race: {claims.wins:,} conversations claimed, each exactly once"
-        f" ({claims.double_wins} with two winners, {claims.wrong_refusals} refusals naming a wrong winner).",
+    ]
+    for run in runs:
+        lines.append(
+            f"- **{run.processes} process{'es' if run.processes > 1 else ''}: {run.claims.per_second:,.0f} claim"
+            f" requests per second**, {run.ratio:.2f}{TIMES} the bare Sanic endpoint ({run.bare.per_second:,.0f}/s);"
+            f" won claims {run.wins_per_second:,.0f}/s. Correctness under the race: {run.wins:,} conversations"
+            f" claimed, each exactly once ({run.double_wins} with two winners, {run.wrong_refusals} refusals naming"
+            " a wrong winner)."
+        )
+    lines += [
         f"- Redis commands per claim request (incl. inside Lua scripts, and the feed readers'): {commands:.1f}.",
         "- The client is `bench/rawhttp.py`, a lean keep-alive HTTP/1.1 client: aiohttp's client tops out near"
         " 5,000 requests/s on this machine and would have measured itself.",
+        "- What a claim is: an authenticated request and one Redis round trip (the claim script counts the"
+        " agent's request against the rate limit, reads the desk's capacity and answers with the conversation), on"
+        " the process's one pipelined Redis connection. Verified agent tokens are remembered. What remains is"
+        " Python per request: Sanic's request and response, and the feed reader and analytics following the two"
+        " events each claim emits.",
     ]
     if profile is not None:
         lines += [
-            f"- Where a claim's time goes (sampler, busy {pct(profile.busy_share)}): the token check (PyJWT)"
-            f" {pct(profile.stage('PyJWT'))}, Redis calls in redis-py {pct(profile.stage('redis-py'))}, the rest is"
-            " Sanic (routing, Rasa's CORS middleware, response), asyncio and JSON; the live feed reader of the"
-            f" process {pct(profile.stage('live feed'))} (every claim emits two events). Garbage collections:"
-            f" {gc_text(profile)}.",
+            f"- Where a claim's time goes (sampler, one process, busy {pct(profile.busy_share)}): the token check"
+            f" (PyJWT) {pct(profile.stage('PyJWT'))}, Redis calls in redis-py {pct(profile.stage('redis-py'))}, the"
+            " rest is Sanic (routing, response), asyncio, JSON and the pipelined connection; the live feed reader"
+            f" of the process {pct(profile.stage('live feed'))}. Garbage collections: {gc_text(profile)}.",
         ]
-    check = claims.checks()[0]
-    if not check.met:
-        bare_cpu = claims.bare.cpu_us_per_request("bare Sanic")
-        claim_cpu = claims.claims.cpu_us_per_request("rasa")
+    for run in runs:
+        check = run.checks()[0]
+        if check.met:
+            continue
+        bare_cpu = run.bare.cpu_us_per_request("bare Sanic")
+        claim_cpu = run.claims.cpu_us_per_request("rasa")
         lines += [
             "",
-            f"**Missed, by {check.limit - check.value:,.0f}/s ({(1 - check.value / check.limit) * 100:.0f}%).**"
-            f" One Rasa process serves the claims on one core: {claim_cpu:,.0f} µs of CPU per claim against"
-            f" {bare_cpu:,.0f} µs for the bare endpoint, on a machine whose second core the client and Redis share."
-            " A claim is an authenticated request that makes two round trips to Redis (the rate limit's pipeline,"
-            " then the claim script, which reads the desk's capacity itself and answers with the conversation;"
-            f" {commands:.1f} commands per request counted above, inside the scripts and the feed readers"
-            " included). Verified agent tokens are remembered, and redis-py parses replies with hiredis. What"
-            " remains is Python per request: Sanic's request and response, redis-py's command packing and"
-            " timeouts, and the process's feed reader and analytics following the two events each claim emits."
-            " 3,000 claims/s needs several server processes (the design is stateless; any number can share the"
-            " Redis) or a faster machine: the ratio to the bare endpoint is what this code controls.",
+            f"**Missed with {run.processes} process{'es' if run.processes > 1 else ''}, by"
+            f" {check.limit - check.value:,.0f}/s ({(1 - check.value / check.limit) * 100:.0f}%).**"
+            f" {claim_cpu:,.0f} µs of server CPU per claim against {bare_cpu:,.0f} µs for the bare endpoint, on a"
+            " machine of two cores that the client and Redis share: the ratio to the bare endpoint is what this"
+            " code controls; more processes (or cores) carry more claims.",
         ]
     return "\n".join(lines)
 
@@ -661,7 +677,10 @@ def write(results: dict[str, Any]) -> list[Path]:
             ),
         ]
     if "claims" in results:
-        parts += ["", claims_section(results["claims"], profiles.get("claims, 100 agents racing"))]
+        parts += [
+            "",
+            claims_section(results["claims"], results.get("claims_one"), profiles.get("claims, 100 agents racing")),
+        ]
     if "waiting" in results:
         parts += ["", waiting_section(results["waiting"])]
     parts += ["", startup_section(results), "", profile_section(results), "", FIXES, "", METHOD, ""]
