@@ -278,7 +278,7 @@ async def test_one_process_counts_and_another_takes_over_when_it_stops(
     redis_server: RedisServer, redis_client: Redis
 ) -> None:
     clients = [Redis.from_url(redis_server.url) for _ in range(2)]
-    first, second = (Analytics(HandoffStore(client), block_ms=100, lease_ms=400) for client in clients)
+    first, second = (Analytics(HandoffStore(client), block_ms=100, lease_ms=3000) for client in clients)
     store = HandoffStore(redis_client)
     first.start()
     try:

@@ -124,3 +124,28 @@ async def test_nobody_listening_is_a_connection_error() -> None:
     pipe = PipelinedRedis("127.0.0.1", free_port(), connect_timeout_s=1)
     with pytest.raises(ConnectionError):
         await pipe.execute("PING")
+
+
+async def test_callers_waiting_for_a_connection_share_one_attempt() -> None:
+    """A Redis that takes connections and never answers the handshake: fifty callers
+    are all refused after one handshake timeout, not one after another."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        await reader.read(1 << 16)
+
+    port = free_port()
+    server = await asyncio.start_server(mute, "127.0.0.1", port)
+    pipe = PipelinedRedis.from_url(f"redis://:secret@127.0.0.1:{port}/0", connect_timeout_s=0.3)
+    assert pipe is not None
+    began = asyncio.get_running_loop().time()
+    outcomes = await asyncio.gather(*(pipe.execute("PING") for _ in range(50)), return_exceptions=True)
+    assert all(isinstance(outcome, RedisError) for outcome in outcomes)
+    assert asyncio.get_running_loop().time() - began < 1.5
+    assert len(connections) == 1
+    await pipe.close()
+    server.close()
+    for writer in connections:
+        writer.close()
+    await server.wait_closed()

@@ -22,6 +22,7 @@ from channels.handoff.store import (
     FeedEvent,
     HandoffStore,
     Quota,
+    RecordingBatch,
     RedisClient,
     TrainingExample,
     _load_script,
@@ -856,7 +857,7 @@ async def test_the_recording_queue_hands_each_notice_to_one_recorder(store: Hand
     assert [conversation for _, conversation in first] == ["c1", "c1"]
     assert await store.next_recordings("two", block_ms=100) == []  # each notice goes to one consumer
     queued = await store.pending_recordings("c1")
-    assert [(m.author, m.text, metadata) for m, metadata in queued] == [
+    assert [(m.author, m.text, metadata) for m, metadata in queued.messages] == [
         ("customer", "first", {"page": "/orders"}),
         ("customer", "second", {}),
     ]
@@ -865,8 +866,11 @@ async def test_the_recording_queue_hands_each_notice_to_one_recorder(store: Hand
     await asyncio.sleep(0.05)
     taken = await store.stalled_recordings("two", idle_ms=10)
     assert sorted(taken) == sorted(first)
-    await store.forget_recordings("c1", 1)
-    assert [m.text for m, _ in await store.pending_recordings("c1")] == ["second"]
+    await store.receive_customer_message("c1", "third")
+    stale = RecordingBatch(queued.messages[:1], queued.entries[:1])
+    await store.forget_recordings("c1", stale)
+    await store.forget_recordings("c1", stale)  # a second recorder with the same batch takes nothing more
+    assert [m.text for m, _ in (await store.pending_recordings("c1")).messages] == ["second", "third"]
     for notice_id, _ in taken:
         await store.recording_done(notice_id)
     assert await store.stalled_recordings("two", idle_ms=0) == []

@@ -83,6 +83,6 @@ class HandoffConfig:
                 values.get("agent_requests_per_s", defaults.agent_requests_per_s), "agent_requests_per_s", 0
             ),
             # Per process, so the environment wins: see channels/handoff/recorder.py.
-            recorder=as_bool(os.environ.get(RECORDER_ENV, values.get("recorder", True)), RECORDER_ENV),
+            recorder=as_bool(os.environ.get(RECORDER_ENV) or values.get("recorder", True), RECORDER_ENV),
             desk=DeskSettings().updated(desk_values),
         )

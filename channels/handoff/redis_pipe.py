@@ -131,16 +131,17 @@ class PipelinedRedis:
         self.connect_timeout_s = connect_timeout_s
         self.reply_timeout_s = reply_timeout_s
         self._connection: _Connection | None = None
-        self._connecting: asyncio.Lock | None = None
+        self._opening: asyncio.Task[_Connection] | None = None
+        self._closed = False
         self._watchdog: asyncio.TimerHandle | None = None
 
     @classmethod
     def from_url(cls, url: str, connect_timeout_s: float = 2.0, reply_timeout_s: float = 10.0) -> PipelinedRedis | None:
         """For `redis://` and `unix://` URLs; None for others (TLS stays with redis-py)."""
         parsed = urlparse(url)
-        username = unquote(parsed.username) if parsed.username else None
-        password = unquote(parsed.password) if parsed.password else None
-        query = dict(part.split("=", 1) for part in parsed.query.split("&") if "=" in part)
+        query = {name: unquote(value) for name, _, value in (p.partition("=") for p in parsed.query.split("&") if p)}
+        username = unquote(parsed.username) if parsed.username else query.get("username")
+        password = unquote(parsed.password) if parsed.password else query.get("password")
         if parsed.scheme == "redis":
             host, port, unix_path = parsed.hostname or "127.0.0.1", parsed.port or 6379, None
             db = int(parsed.path.lstrip("/") or query.get("db") or 0)
@@ -180,6 +181,10 @@ class PipelinedRedis:
             return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
 
     async def close(self) -> None:
+        self._closed = True
+        if self._opening is not None and not self._opening.done():
+            self._opening.cancel()
+            await asyncio.gather(self._opening, return_exceptions=True)
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -188,30 +193,38 @@ class PipelinedRedis:
             self._connection = None
 
     async def _connect(self) -> _Connection:
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:  # concurrent callers share one attempt
-            if self._connection is not None and not self._connection.closed:
-                return self._connection
-            loop = asyncio.get_running_loop()
-            try:
-                if self.unix_path:
-                    opening = loop.create_unix_connection(_Connection, self.unix_path)
-                else:
-                    opening = loop.create_connection(_Connection, self.host, self.port)
-                _, connection = await asyncio.wait_for(opening, self.connect_timeout_s)
-            except (OSError, asyncio.TimeoutError) as failure:
-                raise ConnectionError(f"Cannot connect to Redis: {failure!r}") from failure
-            try:
-                await asyncio.wait_for(self._prepare(connection), self.connect_timeout_s)
-            except asyncio.TimeoutError as slow:
-                connection.fail(TimeoutError("Redis did not answer the handshake."))
-                raise TimeoutError("Redis did not answer the handshake.") from slow
-            except RedisError:
-                connection.fail(ConnectionError("Redis refused the handshake."))
-                raise
-            self._connection = connection
-            return connection
+        """The live connection, or a new one. Callers that arrive while a connection is
+        being made share that one attempt and its outcome."""
+        if self._opening is None or self._opening.done():
+            self._opening = asyncio.get_running_loop().create_task(self._open())
+            # Its failure is its callers'; retrieved here too, for when all of them gave up.
+            self._opening.add_done_callback(lambda attempt: attempt.cancelled() or attempt.exception())
+        # Shielded: a caller that gives up (its request cancelled) leaves the attempt to the others.
+        return await asyncio.shield(self._opening)
+
+    async def _open(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        try:
+            if self.unix_path:
+                opening = loop.create_unix_connection(_Connection, self.unix_path)
+            else:
+                opening = loop.create_connection(_Connection, self.host, self.port)
+            _, connection = await asyncio.wait_for(opening, self.connect_timeout_s)
+        except (OSError, asyncio.TimeoutError) as failure:
+            raise ConnectionError(f"Cannot connect to Redis: {failure!r}") from failure
+        try:
+            await asyncio.wait_for(self._prepare(connection), self.connect_timeout_s)
+        except asyncio.TimeoutError as slow:
+            connection.fail(TimeoutError("Redis did not answer the handshake."))
+            raise TimeoutError("Redis did not answer the handshake.") from slow
+        except BaseException:
+            connection.fail(ConnectionError("Redis refused the handshake."))
+            raise
+        if self._closed:
+            connection.fail(ConnectionError("The client closed the connection."))
+            raise ConnectionError("The client closed the connection.")
+        self._connection = connection
+        return connection
 
     async def _prepare(self, connection: _Connection) -> None:
         if self.password:

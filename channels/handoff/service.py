@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
+from redis.exceptions import RedisError
 
 from channels.handoff.assignment import Candidate, least_loaded
 from channels.handoff.auth import AgentIdentity, new_customer_token
@@ -216,11 +217,11 @@ class HandoffService:
 
     async def _record_queued(self, bridge: ConversationBridge, conversation_id: str) -> None:
         """The caller holds the lock. Agents are shown the bot's reading of each customer message."""
-        queued = await self.store.pending_recordings(conversation_id)
-        if queued:
-            readings = await bridge.record(conversation_id, queued)
-            await self.store.forget_recordings(conversation_id, len(queued))
-            for (message, _), parse in zip(queued, readings, strict=True):
+        batch = await self.store.pending_recordings(conversation_id)
+        if batch.entries:
+            readings = await bridge.record(conversation_id, batch.messages) if batch.messages else []
+            await self.store.forget_recordings(conversation_id, batch)
+            for (message, _), parse in zip(batch.messages, readings, strict=True):
                 if parse.get("intent"):
                     await self.store.add_reading(conversation_id, message.id, nlu_reading(parse))
 
@@ -369,8 +370,14 @@ class HandoffService:
 
     async def _resume_bot(self, bridge: ConversationBridge, conversation_id: str) -> None:
         """Runs the action owed to the bot side (the caller holds the lock), once;
-        what the human part left unrecorded goes into the tracker before it."""
-        await self._record_queued(bridge, conversation_id)
+        what the human part left unrecorded goes into the tracker before it (if that
+        fails, the bot resumes all the same and the recorders retry)."""
+        try:
+            await self._record_queued(bridge, conversation_id)
+        except (RedisError, OSError):
+            raise
+        except Exception as failure:
+            logger.warning("recording %r before the bot resumes failed: %r", conversation_id, failure)
         action = await self.store.resume_pending(conversation_id)
         if action is None:
             return

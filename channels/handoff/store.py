@@ -208,6 +208,17 @@ def _load_script(name: str) -> str:
 
 
 QueuedMessage: TypeAlias = tuple[Message, dict[str, Any]]  # a message to record, with its tracker metadata
+
+
+@dataclass(frozen=True)
+class RecordingBatch:
+    """A conversation's recording list as read: the messages to record (with their
+    tracker metadata) and the list's entries, to take off once recorded."""
+
+    messages: list[QueuedMessage]
+    entries: list[str]
+
+
 RECORDERS = "recorders"  # the consumer group of the processes that record in trackers
 
 
@@ -250,6 +261,7 @@ class HandoffStore:
                 "conversation_page",
                 "admit_customer",
                 "live_desk",
+                "forget_recorded",
             )
         }
         self._scripts: dict[str, AsyncScript] = {
@@ -398,22 +410,24 @@ class HandoffStore:
 
     # -- recording the human part in Rasa's tracker ----------------------------------
 
-    async def pending_recordings(self, conversation_id: str) -> list[QueuedMessage]:
+    async def pending_recordings(self, conversation_id: str) -> RecordingBatch:
         """The human-part messages not yet recorded, oldest first, each with the
         metadata its tracker event gets."""
-        queued = [
-            _text(item).split(" ", 1) for item in await self.redis.lrange(self.keys.recording(conversation_id), 0, -1)
-        ]
-        if not queued:
-            return []
+        listed = [_text(item) for item in await self.redis.lrange(self.keys.recording(conversation_id), 0, -1)]
+        if not listed:
+            return RecordingBatch([], [])
+        queued = [item.split(" ", 1) for item in listed]
         entries = await self.redis.xrange(self.keys.messages(conversation_id), min=queued[0][0], max=queued[-1][0])
         by_id = {_text(entry_id): Message.from_stream(entry_id, fields) for entry_id, fields in entries}
         # A message the transcript no longer holds (trimmed or deleted) is left out.
-        return [(by_id[message_id], json.loads(metadata)) for message_id, metadata in queued if message_id in by_id]
+        messages = [(by_id[i], json.loads(metadata)) for i, metadata in queued if i in by_id]
+        return RecordingBatch(messages, listed)
 
-    async def forget_recordings(self, conversation_id: str, count: int) -> None:
-        """Takes the `count` oldest messages off the conversation's recording list."""
-        await self.redis.ltrim(self.keys.recording(conversation_id), count, -1)
+    async def forget_recordings(self, conversation_id: str, batch: RecordingBatch) -> None:
+        """Takes a recorded batch off the conversation's recording list: what is still
+        at its head (nothing twice, nothing queued since)."""
+        if batch.entries:
+            await self._script("forget_recorded", [self.keys.recording(conversation_id)], batch.entries)
 
     async def join_recorders(self) -> None:
         """Makes the recorders' consumer group (once for all processes)."""
@@ -443,8 +457,10 @@ class HandoffStore:
         return [(_text(i), _text(f.get(b"conv", b""))) for i, f in answer[1] if f]
 
     async def recording_done(self, *notice_ids: str) -> None:
-        await self.redis.xack(self.keys.recordings, RECORDERS, *notice_ids)
-        await self.redis.xdel(self.keys.recordings, *notice_ids)
+        async with self.redis.pipeline(transaction=False) as both:
+            both.xack(self.keys.recordings, RECORDERS, *notice_ids)
+            both.xdel(self.keys.recordings, *notice_ids)
+            await both.execute()
 
     # -- transitions -----------------------------------------------------------
 
