@@ -26,6 +26,7 @@ from bench.system import ROOT, BenchStack
 from channels.handoff.store import HandoffStore
 from tests.channel_server import agent_token
 from tests.redis_server import free_port
+from tests.settle import settled
 from tests.stack import RasaProcess
 
 
@@ -168,7 +169,7 @@ async def measure(
     began = time.perf_counter()
     await make_waiting(store, ids)
     log(f"  prepared in {time.perf_counter() - began:.1f} s")
-    await asyncio.sleep(2.0)  # let the server's feed reader catch up with the events
+    await settled(redis, timeout_s=120)  # the server has counted the new events into its analytics
     bares = [BareServer() for _ in servers]
     claims, baseline = LoadRun("claims"), LoadRun("bare Sanic")
     outcomes: dict[str, list[tuple[int, str | None]]] = {}

@@ -469,8 +469,9 @@ def waiting_section(waiting: WaitingResult) -> str:
         "",
         f"- Cost at {large.length:,} against {waiting.costs[0].length:,} waiting (p50 ratio): in Redis, the"
         f" enqueue script {waiting.growth('enqueue_redis'):.2f}{TIMES} and the claim script"
-        f" {waiting.growth('claim_redis'):.2f}{TIMES} (SLOWLOG durations: what a queue's length could change,"
-        " without the client's and the machine's noise); seen by the client, enqueue"
+        f" {waiting.growth('claim_redis'):.2f}{TIMES} (SLOWLOG durations, with a queue of each length side by side"
+        " in one Redis, the probes alternating between them: what a queue's length could change, without the"
+        " client's noise, and any drift of the machine touching both alike); seen by the client, enqueue"
         f" {waiting.growth('enqueue'):.2f}{TIMES}, claim {waiting.growth('claim'):.2f}{TIMES}, first page"
         f" {waiting.growth('page'):.2f}{TIMES}. The queue is a sorted set: enqueue and claim are O(log n), the first"
         " page O(log n + page size).",

@@ -21,6 +21,7 @@ from channels.handoff.keys import KeySpace
 from channels.handoff.store import HandoffStore
 from tests.channel_server import agent_token
 from tests.redis_server import RedisServer
+from tests.settle import settled
 
 PAGE = "/webhooks/handoff/agent/conversations?view=waiting"
 AGENTS = 60
@@ -97,6 +98,8 @@ async def queue_costs(stack: BenchStack, store: HandoffStore, length: int, sampl
     """Fills the queue to `length`, then times page reads, enqueues and claims
     (each probe is enqueued, then claimed, so the length stays put)."""
     await make_waiting(store, [f"queued-{i:05d}" for i in range(already, length)])
+    # Measured in the steady state: the server has counted the new events into its analytics.
+    await settled(store.redis, timeout_s=120)
     costs = QueueCosts(length)
     # Agents may send 50 requests a second each: the probes take turns among many.
     tokens = itertools.cycle([agent_token(f"pager{i:02d}") for i in range(AGENTS)])
@@ -116,7 +119,6 @@ async def queue_costs(stack: BenchStack, store: HandoffStore, length: int, sampl
         costs.floor.append(time.perf_counter() - start)
         if status != 200:
             raise RuntimeError(f"/agent/me answered {status}: {answer!r}")
-    await slowlog_everything(store.redis)
     for index in range(samples):
         probe = f"probe-{length}-{index:04d}"
         await store.receive_customer_message(probe, TEXT)
@@ -128,11 +130,37 @@ async def queue_costs(stack: BenchStack, store: HandoffStore, length: int, sampl
         costs.claim.append(time.perf_counter() - start)
         if status != 200:
             raise RuntimeError(f"claim answered {status}: {answer!r}")
-    durations = await script_durations(store.redis)
-    costs.enqueue_redis = durations.get(script_sha(store, "start_waiting"), [])
-    costs.claim_redis = durations.get(script_sha(store, "claim"), [])
     http.close()
     return costs
+
+
+async def interleaved_script_costs(
+    redis: Redis, lengths: tuple[int, ...], samples: int
+) -> dict[int, tuple[list[float], list[float]]]:
+    """SLOWLOG durations of the enqueue and claim scripts (seconds) with a queue of
+    each length side by side: one bot's key space per length in the same Redis, the
+    probes alternating between them, so a drift of the machine touches all alike."""
+    stores = {length: HandoffStore(redis, KeySpace(bot=f"len{length}")) for length in lengths}
+    for length, store in stores.items():
+        await make_waiting(store, [f"q-{i:05d}" for i in range(length)], with_token=False)
+    await slowlog_everything(redis)
+    for index in range(samples):
+        for store in stores.values():
+            probe = f"probe-{index:04d}"
+            await store.receive_customer_message(probe, TEXT)
+            await store.start_waiting(probe, "nlu_fallback")
+            await store.claim(probe, "prober", "Prober")
+    any_store = next(iter(stores.values()))
+    shas = {script_sha(any_store, "start_waiting"): 0, script_sha(any_store, "claim"): 1}
+    found: dict[int, tuple[list[float], list[float]]] = {length: ([], []) for length in lengths}
+    for words, seconds in await evalsha_entries(redis):
+        which = shas.get(words[1])
+        queue = next((n for n in lengths if f"{{len{n}}}" in words[3]), None)
+        if which is not None and queue is not None:
+            found[queue][which].append(seconds)
+    for store in stores.values():
+        await clear_handoff_keys(redis, store.keys)
+    return found
 
 
 def script_sha(store: HandoffStore, name: str) -> str:
@@ -147,18 +175,19 @@ async def slowlog_everything(redis: Redis) -> None:
     await redis.slowlog_reset()
 
 
-async def script_durations(redis: Redis) -> dict[str, list[float]]:
-    """Seconds per EVALSHA since `slowlog_everything`, by script SHA; logging back to normal."""
+async def evalsha_entries(redis: Redis) -> list[tuple[list[str], float]]:
+    """(EVALSHA, sha, numkeys, first key) and seconds of each script run since
+    `slowlog_everything`; logging back to normal."""
     entries = await redis.slowlog_get(100_000)
     await redis.config_set("slowlog-log-slower-than", 10_000)
     await redis.config_set("slowlog-max-len", 128)
     await redis.slowlog_reset()
-    found: dict[str, list[float]] = {}
+    found = []
     for entry in entries:
         command = entry["command"]
-        words = (command.decode() if isinstance(command, bytes) else str(command)).split(" ", 2)
-        if len(words) >= 2 and words[0].lower() == "evalsha":
-            found.setdefault(words[1], []).append(int(entry["duration"]) / 1e6)
+        words = (command.decode() if isinstance(command, bytes) else str(command)).split(" ", 4)
+        if len(words) >= 4 and words[0].lower() == "evalsha":
+            found.append((words, int(entry["duration"]) / 1e6))
     return found
 
 
@@ -214,6 +243,10 @@ async def measure(
             log(f"  {length:,} waiting: first page, enqueue and claim, {samples} times each")
             costs.append(await queue_costs(stack, store, length, samples, already))
             already = length
+        log(f"  the scripts alone, queues of {' and '.join(f'{n:,}' for n in lengths)} side by side")
+        interleaved = await interleaved_script_costs(redis, lengths, samples)
+        for cost in costs:
+            cost.enqueue_redis, cost.claim_redis = interleaved[cost.length]
     finally:
         await redis.close()
     log(f"  Redis memory of {lengths[-1]:,} waiting conversations (a Redis of its own)")
