@@ -146,7 +146,7 @@ async def measure(
     random.seed(8)
     server = server or stack.server
     senders = [f"{prefix}-{i:03d}" for i in range(conversations)]
-    agent_ids = [f"agent{i:02d}" for i in range(agents)]
+    agent_ids = [f"{prefix}-agent{i:02d}" for i in range(agents)]  # each run its own agents
     tokens = {a: agent_token(a) for a in agent_ids}
     owner = {s: agent_ids[i % agents] for i, s in enumerate(senders)}
     result = HumanPathResult(conversations, agents, exchanges, gap_s, 0.0)
