@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -15,8 +16,7 @@ from sanic_cors.core import SANIC_CORS_EVALUATED
 
 from channels.handoff.auth import AgentIdentity, bearer_token, verify_agent_token
 from channels.handoff.config import HandoffConfig
-from channels.handoff.errors import HandoffError, Unauthorized
-from channels.handoff.ratelimit import RateLimiter
+from channels.handoff.errors import HandoffError, TooManyRequests, Unauthorized
 from channels.handoff.runtime import HandoffRuntime
 from channels.handoff.store import Quota
 
@@ -83,4 +83,7 @@ async def limited_agent(request: Request, config: HandoffConfig) -> AgentIdentit
 
 
 async def rate_limit(request: Request, quota: Quota) -> None:
-    await RateLimiter(runtime_of(request).store).check(quota)
+    """At most `quota.limit` requests a second per subject (0: no limit), counted in
+    Redis so that every server process shares the same budget (429 beyond)."""
+    if quota.limit > 0 and await runtime_of(request).store.count_request(quota.subject, int(time.time())) > quota.limit:
+        raise TooManyRequests.over(quota.limit)

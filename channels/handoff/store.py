@@ -832,9 +832,6 @@ class HandoffStore:
             })  # fmt: skip
         return found
 
-    async def online_agent_count(self, grace_ms: int) -> int:
-        return sum(1 for agent in await self.agents(grace_ms) if agent["status"] == "online")
-
     async def agents_gone_since(self, before_ms: int) -> list[str]:
         """Agents last seen before `before_ms` (or who chose offline)."""
         gone = {_text(m) for m in await self.redis.zrangebyscore(self.keys.presence, "-inf", before_ms)}
@@ -885,15 +882,9 @@ class HandoffStore:
         entries = await self.redis.xrange(self.keys.events, min=stream_id_after(after), max="+", count=limit)
         return [FeedEvent.from_stream(entry_id, fields) for entry_id, fields in entries]
 
-    async def wait_for_events(self, after: str, block_ms: int, limit: int = 1000) -> list[FeedEvent]:
-        """Blocks up to `block_ms` for events after `after` (XREAD BLOCK)."""
-        return [
-            FeedEvent.from_stream(entry_id, fields)
-            for entry_id, fields in await self.wait_for_entries(after, block_ms, limit)
-        ]
-
     async def wait_for_entries(self, after: str, block_ms: int, limit: int = 1000) -> list[tuple[Any, Any]]:
-        """`wait_for_events` undecoded: (id, fields) of each stream entry."""
+        """Blocks up to `block_ms` for feed events after `after` (XREAD BLOCK): (id,
+        fields) of each stream entry, undecoded (`FeedEvent.from_stream` decodes one)."""
         answer = await self.redis.xread({self.keys.events: after}, count=limit, block=block_ms)
         return list(answer[0][1]) if answer else []
 
@@ -948,7 +939,8 @@ class HandoffStore:
 
     async def live_desk(self, defaults: DeskSettings) -> tuple[DeskSettings, int]:
         """The desk settings and the number of agents online, in one round trip (the
-        bot's every answer needs both); as `desk_settings` and `online_agent_count`."""
+        bot's every answer needs both). Online: connected within the grace period and
+        not Away or Offline by choice, as `agents` reports them."""
         k = self.keys
         flat, online = await self._script(
             "live_desk", [k.settings, k.presence, k.agent_status], [now_ms(), defaults.offline_grace_s]
