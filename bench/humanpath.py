@@ -18,9 +18,10 @@ import aiohttp
 from bench.checks import Check
 from bench.procs import CpuMeter
 from bench.rawhttp import HttpConnection
+from bench.rawws import OnFrame, RawSocket
 from bench.stats import Summary
 from bench.system import BenchStack
-from tests.api_client import ApiClient, LiveSocket
+from tests.api_client import ApiClient
 from tests.channel_server import agent_token
 from tests.stack import RasaProcess
 
@@ -46,21 +47,18 @@ class Arrivals:
         if future is not None and not future.done():
             future.set_result(at)
 
-    async def read(self, socket: LiveSocket, key_of: Callable[[dict[str, Any]], Key | None], marker: str) -> None:
-        """Reads one socket until it closes, timing the frames someone waits for
-        (only frames holding `marker` are parsed: the client's time is not the server's)."""
-        try:
-            while True:
-                raw = await socket.connection.recv()
-                at = time.perf_counter()
-                self.frames += 1
-                if marker not in raw:
-                    continue
+    def reader(self, key_of: Callable[[dict[str, Any]], Key | None], marker: str) -> OnFrame:
+        """Times the frames of one socket someone waits for (only frames holding
+        `marker` are parsed: the client's time is not the server's)."""
+
+        def on_frame(raw: str, at: float) -> None:
+            self.frames += 1
+            if marker in raw:
                 key = key_of(json.loads(raw))
                 if key is not None:
                     self.arrived(key, at)
-        except Exception:  # the socket closed at the end of the run
-            return
+
+        return on_frame
 
 
 def agent_key(agent_id: str) -> Callable[[dict[str, Any]], Key | None]:
@@ -165,16 +163,17 @@ async def measure(
 
         await asyncio.gather(*(claim_all(a) for a in agent_ids))
         log(f"  {conversations} conversations assigned to {agents} agents; opening {agents + conversations} sockets")
-        sockets: list[LiveSocket] = []
-        readers: list[asyncio.Task[None]] = []
+        port = server.port
+        prefix_path = "/webhooks/handoff"
+        sockets: list[RawSocket] = []
         for agent in agent_ids:
-            socket = await LiveSocket.open(f"{server.ws}/agent/ws", tokens[agent])
+            socket = await RawSocket.open("127.0.0.1", port, f"{prefix_path}/agent/ws", tokens[agent])
+            socket.listen(arrivals.reader(agent_key(agent), '"from": "customer"'))
             sockets.append(socket)
-            readers.append(asyncio.ensure_future(arrivals.read(socket, agent_key(agent), '"from": "customer"')))
         for sender in senders:
-            socket = await LiveSocket.open(f"{server.ws}/customer/ws", customer_tokens[sender])
+            socket = await RawSocket.open("127.0.0.1", port, f"{prefix_path}/customer/ws", customer_tokens[sender])
+            socket.listen(arrivals.reader(customer_key(sender), '"from": "agent"'))
             sockets.append(socket)
-            readers.append(asyncio.ensure_future(arrivals.read(socket, customer_key(sender), '"from": "agent"')))
         result.setup_s = time.perf_counter() - began
         await asyncio.sleep(1.0)
 
@@ -195,8 +194,6 @@ async def measure(
 
         # The messages go out on lean keep-alive connections (bench/rawhttp.py), one
         # per conversation and side: aiohttp's client costs a millisecond a request here.
-        port = int(server.handoff.rsplit(":", 1)[1].split("/", 1)[0])
-        prefix_path = "/webhooks/handoff"
         customer_conns = {s: HttpConnection("127.0.0.1", port) for s in senders}
         agent_conns = {s: HttpConnection("127.0.0.1", port) for s in senders}
 
@@ -238,7 +235,5 @@ async def measure(
             result.profile_s = time.perf_counter() - profile_start
         for connection in [*customer_conns.values(), *agent_conns.values()]:
             connection.close()
-        for socket in sockets:
-            await socket.close()
-        await asyncio.gather(*readers, return_exceptions=True)
+        await asyncio.gather(*(socket.close() for socket in sockets))
     return result

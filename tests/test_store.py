@@ -8,7 +8,7 @@ import hashlib
 import inspect
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
@@ -19,6 +19,7 @@ from channels.handoff.keys import KeySpace
 from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.settings import DeskSettings
 from channels.handoff.store import (
+    Admission,
     FeedEvent,
     HandoffStore,
     Quota,
@@ -54,14 +55,44 @@ async def test_first_message_creates_a_bot_conversation(store: HandoffStore) -> 
     assert transcript[0].id == result.message_id
 
 
-async def test_customer_token_is_bound_on_first_use(store: HandoffStore) -> None:
-    assert await store.authenticate_customer("c1", None, "secret-1") == "secret-1"
-    assert await store.authenticate_customer("c1", "secret-1", "unused") is None
+Admit = Callable[[HandoffStore, str, "str | None", str, "Quota | None"], Awaitable["str | None"]]
+
+
+async def admit_alone(
+    store: HandoffStore, sender: str, token: str | None, new_token: str, quota: Quota | None = None
+) -> str | None:
+    return await store.authenticate_customer(sender, token, new_token, quota)
+
+
+async def admit_with_message(
+    store: HandoffStore, sender: str, token: str | None, new_token: str, quota: Quota | None = None
+) -> str | None:
+    """The admission made in the message's own step: a refused message is not stored."""
+    stored = await store.redis.xlen(store.keys.messages(sender))
+    admission = Admission(token, new_token, quota or Quota("-", 0))
+    try:
+        incoming = await store.receive_customer_message(sender, "hello", admission=admission)
+    except (Unauthorized, TooManyRequests):
+        assert await store.redis.xlen(store.keys.messages(sender)) == stored
+        raise
+    assert await store.redis.xlen(store.keys.messages(sender)) == stored + 1
+    return incoming.issued_token
+
+
+@pytest.fixture(params=[admit_alone, admit_with_message], ids=["alone", "with_message"])
+def admit(request: pytest.FixtureRequest) -> Admit:
+    """A customer request let in on its own, or in the same step as its message."""
+    return request.param  # type: ignore[no-any-return]
+
+
+async def test_customer_token_is_bound_on_first_use(store: HandoffStore, admit: Admit) -> None:
+    assert await admit(store, "c1", None, "secret-1", None) == "secret-1"
+    assert await admit(store, "c1", "secret-1", "unused", None) is None
     with pytest.raises(Unauthorized) as missing:
-        await store.authenticate_customer("c1", None, "secret-2")
+        await admit(store, "c1", None, "secret-2", None)
     assert missing.value.code == "missing_token"
     with pytest.raises(Unauthorized) as wrong:
-        await store.authenticate_customer("c1", "secret-2", "secret-3")
+        await admit(store, "c1", "secret-2", "secret-3", None)
     assert wrong.value.code == "invalid_token"
 
 
@@ -892,21 +923,34 @@ async def test_pages_built_in_redis_equal_the_parsed_lists(store: HandoffStore) 
     assert len(json.loads(await store.conversation_page_json("waiting"))) == 7
 
 
-async def test_customer_requests_count_only_for_the_owner_of_the_sender(store: HandoffStore) -> None:
+async def test_a_page_counts_its_request_and_is_refused_over_the_limit(store: HandoffStore) -> None:
+    await waiting_conversation(store, "w1")
+    quota = Quota("agent:alice", 2)
+    await asyncio.sleep(1.02 - time.time() % 1)  # all below in one second
+    assert [c["id"] for c in json.loads(await store.conversation_page_json("waiting", quota=quota))] == ["w1"]
+    assert [c["id"] for c in json.loads(await store.conversation_page_json("all", quota=quota))] == ["w1"]
+    with pytest.raises(TooManyRequests) as over:
+        await store.conversation_page_json("waiting", quota=quota)
+    assert over.value.details["retry_after_s"] == 1
+    # Another caller's budget is their own.
+    assert len(json.loads(await store.conversation_page_json("live", quota=Quota("agent:bob", 2)))) == 0
+
+
+async def test_customer_requests_count_only_for_the_owner_of_the_sender(store: HandoffStore, admit: Admit) -> None:
     quota = Quota("customer:c1", 2)
     await asyncio.sleep(1.02 - time.time() % 1)  # all below in one second
     second = int(time.time())
-    assert await store.authenticate_customer("c1", None, "secret", quota) == "secret"  # 1st request, token bound
+    assert await admit(store, "c1", None, "secret", quota) == "secret"  # 1st request, token bound
     for _ in range(3):  # a wrong token is refused and not counted: the owner's budget is untouched
         with pytest.raises(Unauthorized):
-            await store.authenticate_customer("c1", "guess", "unused", quota)
-    assert await store.authenticate_customer("c1", "secret", "unused", quota) is None  # 2nd
+            await admit(store, "c1", "guess", "unused", quota)
+    assert await admit(store, "c1", "secret", "unused", quota) is None  # 2nd
     with pytest.raises(TooManyRequests):
-        await store.authenticate_customer("c1", "secret", "unused", quota)  # 3rd
+        await admit(store, "c1", "secret", "unused", quota)  # 3rd
     assert int(time.time()) == second, "the second ended too early to tell"
     assert await store.count_request(quota.subject, second) == 4  # the refused third counted too
     # A sender's first request over the budget binds no token.
     await store.count_request("customer:c2", second)
     with pytest.raises(TooManyRequests):
-        await store.authenticate_customer("c2", None, "lost", Quota("customer:c2", 1))
-    assert await store.authenticate_customer("c2", None, "kept") == "kept"
+        await admit(store, "c2", None, "lost", Quota("customer:c2", 1))
+    assert await admit(store, "c2", None, "kept", None) == "kept"

@@ -16,7 +16,7 @@ from channels.handoff.config import HandoffConfig
 from channels.handoff.context import ChannelContext
 from channels.handoff.errors import BadRequest, Forbidden, NotFound
 from channels.handoff.examples import STATUSES, TrainingExample
-from channels.handoff.http import agent_of, agent_quota, api, limited_agent, runtime_of
+from channels.handoff.http import agent_of, agent_quota, api, limited_agent, rate_limit, runtime_of
 from channels.handoff.runtime import HandoffRuntime
 from channels.handoff.store import VIEWS, Conversation, now_ms
 from channels.handoff.training import exportable, to_nlu_yaml, validate_entities, with_conflicts
@@ -59,16 +59,17 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
     @bp.route("/agent/conversations", methods=["GET"])
     @api
     async def conversations(request: Request) -> HTTPResponse:
-        agent = await limited_agent(request, config)
+        agent = agent_of(request, config)
         view = request.args.get("view", "waiting")
         if view not in VIEWS:
             raise BadRequest("invalid_view", f"'view' must be one of {', '.join(VIEWS)}.")
         limit, offset = page_arguments(request)
         store = runtime_of(request).store
-        if view != "mine":  # built in Redis as the answer's JSON: nothing to parse here
-            page = await store.conversation_page_json(view, limit, offset)
+        if view != "mine":  # counted and built in Redis as the answer's JSON: nothing to parse here
+            page = await store.conversation_page_json(view, limit, offset, agent_quota(agent, config))
             body = b'{"view":"' + view.encode() + b'","conversations":' + page + b"}"
             return HTTPResponse(body, content_type="application/json")
+        await rate_limit(request, agent_quota(agent, config))
         found = await store.list_conversations(view, agent.id, limit, offset)
         return json({"view": view, "conversations": [c.to_dict() for c in found]})
 

@@ -28,7 +28,7 @@ from channels.handoff.output import (
 )
 from channels.handoff.reading import nlu_reading, readings_by_text_order
 from channels.handoff.settings import DeskSettings
-from channels.handoff.store import Conversation, HandoffStore, Message, Quota, now_ms
+from channels.handoff.store import Admission, Conversation, HandoffStore, IncomingResult, Message, Quota, now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -129,13 +129,23 @@ class HandoffService:
             earlier = await self.store.earlier_answer(sender, message_id)
             if earlier is not None and earlier.get("customer_token"):
                 return earlier
-        issued = await self.store.authenticate_customer(sender, token, new_customer_token(sender), quota)
-        if message_id is not None:
+        extra = {"message_id": message_id} if message_id else {}
+        admission = Admission(token, new_customer_token(sender), quota or Quota("-", 0))
+        incoming: IncomingResult | None = None
+        if message_id is None:
+            # The usual message in one step: let in and stored (with a human, queued for
+            # the tracker) together.
+            incoming = await self.store.receive_customer_message(sender, text, extra, metadata, admission)
+            issued = incoming.issued_token
+        else:
+            issued = await self.store.authenticate_customer(sender, token, admission.new_token, quota)
             earlier = await self.store.reserve_request(sender, message_id)
             if earlier is not None:
                 return earlier
         try:
-            answer = await self._deliver(sender, text, message_id, metadata, on_new_message)
+            if incoming is None:
+                incoming = await self.store.receive_customer_message(sender, text, extra, metadata)
+            answer = await self._deliver(sender, text, message_id, metadata, on_new_message, incoming)
         except BaseException:
             if message_id is not None:
                 await self.store.forget_request(sender, message_id)
@@ -155,10 +165,10 @@ class HandoffService:
         message_id: str | None,
         metadata: dict[str, Any],
         on_new_message: OnNewMessage,
+        incoming: IncomingResult,
     ) -> dict[str, Any]:
-        extra = {"message_id": message_id} if message_id else {}
-        # With a human, the message is queued for the tracker in the same step (the recorder).
-        incoming = await self.store.receive_customer_message(sender, text, extra, metadata)
+        """The answer to a stored customer message: with a human, the message waits for
+        them (queued for the tracker already, see the recorder); with the bot, Rasa's."""
         if incoming.state != "bot":
             answer: dict[str, Any] = {
                 "sender": sender,

@@ -158,6 +158,16 @@ class Quota:
 
 
 @dataclass(frozen=True)
+class Admission:
+    """A customer request's credentials: the token it carries (None: none), the token
+    to bind if it is the sender's first, and the caller's request budget."""
+
+    token: str | None
+    new_token: str
+    quota: Quota
+
+
+@dataclass(frozen=True)
 class IncomingResult:
     """What happened to a customer message: the state it met, its id, and the
     action still owed to the bot side of a return to the bot (if any)."""
@@ -165,6 +175,7 @@ class IncomingResult:
     state: State
     message_id: str
     resume_action: str | None
+    issued_token: str | None = None  # bound to the sender by this message's admission
 
     @property
     def resume_pending(self) -> bool:
@@ -308,13 +319,18 @@ class HandoffStore:
             [self.keys.conversation(conversation_id), self.keys.rate(quota.subject, int(time.time()))],
             [hash_token(token) if token is not None else "", hash_token(new_token), quota.limit],
         )
-        if result[0] == "missing_token":
-            raise Unauthorized("missing_token", "This conversation needs its customer token (Authorization: Bearer).")
-        if result[0] == "invalid_token":
-            raise Unauthorized("invalid_token", "The customer token does not match this conversation.")
-        if result[0] == "rate_limited":
-            raise TooManyRequests.over(quota.limit)
+        self._check_admission(result[0], quota)
         return new_token if result[1] == "1" else None
+
+    @staticmethod
+    def _check_admission(status: str, quota: Quota) -> None:
+        """Raises the refusal an admission's status names (nothing for 'ok')."""
+        if status == "missing_token":
+            raise Unauthorized("missing_token", "This conversation needs its customer token (Authorization: Bearer).")
+        if status == "invalid_token":
+            raise Unauthorized("invalid_token", "The customer token does not match this conversation.")
+        if status == "rate_limited":
+            raise TooManyRequests.over(quota.limit)
 
     async def verify_customer(self, conversation_id: str, token: str) -> None:
         """Checks a customer's token without binding one (for reads)."""
@@ -334,15 +350,32 @@ class HandoffStore:
         text: str,
         data: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        admission: Admission | None = None,
     ) -> IncomingResult:
         """Stores a customer message; while a human has the conversation it is also
-        queued for Rasa's tracker, with `metadata` (see `pending_recordings`)."""
-        state, message_id, resume = await self._run(
-            "customer_message",
-            self._human_message_keys(conversation_id),
-            [conversation_id, text, json.dumps(data or {}), now_ms(), self.feed_maxlen, json.dumps(metadata or {})],
-        )
-        return IncomingResult(state, message_id, resume or None)
+        queued for Rasa's tracker, with `metadata` (see `pending_recordings`). With an
+        `admission`, the request is let in first in the same step, as by
+        `authenticate_customer` (the same refusals, nothing stored then)."""
+        keys = self._human_message_keys(conversation_id)
+        args: list[Any] = [
+            conversation_id,
+            text,
+            json.dumps(data or {}),
+            now_ms(),
+            self.feed_maxlen,
+            json.dumps(metadata or {}),
+        ]
+        if admission is not None:
+            keys.append(self.keys.rate(admission.quota.subject, int(time.time())))
+            token = admission.token
+            args += [hash_token(token) if token is not None else "", hash_token(admission.new_token)]
+            args.append(admission.quota.limit)
+        result = await self._run("customer_message", keys, args)
+        if admission is not None:
+            self._check_admission(result[0], admission.quota)
+        _, state, message_id, resume, issued = result
+        issued_token = admission.new_token if admission is not None and issued == "1" else None
+        return IncomingResult(state, message_id, resume or None, issued_token)
 
     def _human_message_keys(self, conversation_id: str) -> list[str]:
         """The keys a customer's or an agent's message touches: the conversation, its
@@ -745,24 +778,26 @@ class HandoffStore:
             return await self._conversations([_text(i) for i in ids])
         raise ValueError(f"unknown view {view!r}")
 
-    async def conversation_page_json(self, view: str, limit: int = 100, offset: int = 0) -> bytes:
-        """The `waiting`, `live` or `all` list as the API's JSON array, built in Redis:
-        the same conversations as `list_conversations`, passed on without parsing."""
+    async def conversation_page_json(
+        self, view: str, limit: int = 100, offset: int = 0, quota: Quota | None = None
+    ) -> bytes:
+        """The `waiting`, `live` or `all` list as the API's JSON array, built in Redis in
+        one step: the same conversations as `list_conversations`, passed on without
+        parsing. `quota`, when given, counts the request first (TooManyRequests beyond)."""
         k = self.keys
-        if view == "waiting":
-            ids = await self._command("ZRANGE", k.waiting, offset, offset + limit - 1)
-        elif view == "live":
-            since = now_ms() - LIVE_WINDOW_MS
-            ids = await self._command("ZREVRANGEBYSCORE", k.all_conversations, "+inf", since, "LIMIT", offset, limit)
-        elif view == "all":
-            ids = await self._command("ZREVRANGE", k.all_conversations, offset, offset + limit - 1)
-        else:
+        index = {"waiting": k.waiting, "live": k.all_conversations, "all": k.all_conversations}.get(view)
+        if index is None:
             raise ValueError(f"no JSON page for view {view!r}")
-        if not ids:
-            return b"[]"
-        names = [_text(i) for i in ids]
-        state = {"waiting": "waiting", "live": "bot"}.get(view, "")
-        page = await self._script("conversation_page", [k.conversation(n) for n in names], [state, *names])
+        quota = quota or Quota("-", 0)
+        since = now_ms() - LIVE_WINDOW_MS
+        reply = await self._script(
+            "conversation_page",
+            [k.rate(quota.subject, int(time.time())), index],
+            [quota.limit, view, offset, limit, since, k.conversation("")],
+        )
+        if _text(reply[0]) == "rate_limited":
+            raise TooManyRequests.over(quota.limit)
+        page = reply[1]
         return page if isinstance(page, bytes) else str(page).encode()
 
     async def count_waiting(self) -> int:

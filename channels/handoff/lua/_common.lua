@@ -8,6 +8,29 @@ local function count_in_window(key, ttl_s)
   return count
 end
 
+-- Lets a customer request in: its token checked (a sender's first request binds a new
+-- one) and, for a caller who owns the sender, counted against their request budget.
+-- Returns 'ok', issued ('1' when the new token was bound) | 'missing_token'
+-- | 'invalid_token' | 'rate_limited'.
+local function admit(conv_key, rate_key, token_hash, new_token_hash, rate_limit)
+  local stored = redis.call('HGET', conv_key, 'token')
+  local issued = '0'
+  if not stored then
+    redis.call('HSET', conv_key, 'token', new_token_hash)
+    issued = '1'
+  elseif token_hash == '' then
+    return 'missing_token'
+  elseif stored ~= token_hash then
+    return 'invalid_token'
+  end
+  local limit = tonumber(rate_limit)
+  if limit > 0 and count_in_window(rate_key, 2) > limit then
+    if issued == '1' then redis.call('HDEL', conv_key, 'token') end
+    return 'rate_limited'
+  end
+  return 'ok', issued
+end
+
 -- Appends an event to the agents' live feed (a capped stream).
 local function emit(events, maxlen, kind, conv, payload)
   return redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*',
