@@ -113,13 +113,24 @@ async def test_a_failed_or_dead_recorder_s_work_is_taken_over(redis_client: Redi
     pending = await redis_client.xpending(store.keys.recordings, RECORDERS)
     assert pending["pending"] == 1 and recorded == []
 
-    healthy = Recorder(store, recording(fails=False), block_ms=100, retry_after_ms=400)
+    async def members() -> list[str]:
+        found = await redis_client.xinfo_consumers(store.keys.recordings, RECORDERS)
+        return sorted(c["name"].decode() for c in found)
+
+    assert await members() == [failing.consumer]  # it stopped with work unfinished: it stays for now
+    healthy = Recorder(store, recording(fails=False), block_ms=100, retry_after_ms=400, forget_silent_after_ms=600)
     await healthy.start()
     await eventually(lambda: recorded == ["are you there?"])
     await asyncio.sleep(0.3)
     assert (await redis_client.xpending(store.keys.recordings, RECORDERS))["pending"] == 0
     assert await redis_client.xlen(store.keys.recordings) == 0
+    # Its work taken over and silent long enough, the dead one is forgotten by the sweep.
+    deadline = time.monotonic() + 5
+    while await members() != [healthy.consumer] and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert await members() == [healthy.consumer]
     await healthy.stop()
+    assert await members() == []  # a recorder that stops with nothing unfinished leaves
     assert recorded == ["are you there?"]  # once
 
 

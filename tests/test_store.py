@@ -19,6 +19,7 @@ from channels.handoff.keys import KeySpace
 from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.settings import DeskSettings
 from channels.handoff.store import (
+    RECORDERS,
     Admission,
     FeedEvent,
     HandoffStore,
@@ -27,6 +28,7 @@ from channels.handoff.store import (
     RedisClient,
     TrainingExample,
     _load_script,
+    _text,
     now_ms,
 )
 
@@ -903,6 +905,35 @@ async def test_the_recording_queue_hands_each_notice_to_one_recorder(store: Hand
     for notice_id, _ in taken:
         await store.recording_done(notice_id)
     assert await store.stalled_recordings("two", idle_ms=0) == []
+
+
+async def test_recorders_that_left_or_went_silent_are_forgotten_once_their_work_is_done(
+    store: HandoffStore,
+) -> None:
+    assert await store.forget_recorders("nobody", idle_ms=0) == 0  # no group yet
+    await store.join_recorders()
+    await waiting_conversation(store, "c1")
+    await store.receive_customer_message("c1", "recorded")
+    [(done, _)] = await store.next_recordings("quiet", block_ms=100)
+    await store.recording_done(done)
+    await store.receive_customer_message("c1", "queued")
+    [(notice, _)] = await store.next_recordings("busy", block_ms=100)
+
+    async def members() -> list[str]:
+        # (In a script: redis-py 4.6 cannot route XINFO on a Cluster.)
+        names = (
+            "local n = {} for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1]))"
+            " do n[#n + 1] = c[2] end return n"
+        )
+        found = await store.redis.eval(names, 1, store.keys.recordings, RECORDERS)  # type: ignore[misc]
+        return sorted(_text(name) for name in found)
+
+    assert await store.forget_recorders(idle_ms=60_000) == 0  # both heard from just now
+    assert await store.forget_recorders("busy", idle_ms=0) == 1  # "quiet" (nothing pending) goes
+    assert await members() == ["busy"]  # its notice unfinished: it stays, for a takeover
+    await store.recording_done(notice)
+    assert await store.forget_recorders("busy", idle_ms=60_000) == 1
+    assert await members() == []
 
 
 async def test_pages_built_in_redis_equal_the_parsed_lists(store: HandoffStore) -> None:

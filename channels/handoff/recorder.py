@@ -13,7 +13,8 @@ consumer group: each notice goes to one recorder; one that is not acknowledged
 (its recorder died or failed, e.g. Rasa was down) is taken over by another after
 `retry_after_ms`. Recording itself is idempotent and in order: a conversation's
 queued messages are read and recorded inside its lock, and the tracker skips
-what it already holds.
+what it already holds. A recorder leaves the group when it stops; one that died
+is forgotten once its work was taken over and it stayed silent for an hour.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Recorder:
         retry_after_ms: int = 15_000,
         retry_s: float = 0.5,
         in_flight: int = 256,
+        forget_silent_after_ms: int = 3_600_000,
     ) -> None:
         self.store = store
         self.record = record
@@ -50,6 +52,7 @@ class Recorder:
         self.retry_after_ms = retry_after_ms
         self.retry_s = retry_s
         self.in_flight = in_flight
+        self.forget_silent_after_ms = forget_silent_after_ms
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -79,6 +82,10 @@ class Recorder:
         for recording in recordings:
             recording.cancel()
         await asyncio.gather(*recordings, return_exceptions=True)
+        try:  # leaves the group unless work it took is unfinished (then another takes it over)
+            await self.store.forget_recorders(self.consumer)
+        except (RedisError, OSError) as failure:
+            logger.warning("recorder: could not leave the group (%s)", failure)
 
     async def _follow(self) -> None:
         joined = False
@@ -92,6 +99,7 @@ class Recorder:
                 work = []
                 if loop.time() >= next_sweep:
                     work = await self.store.stalled_recordings(self.consumer, self.retry_after_ms)
+                    await self.store.forget_recorders(idle_ms=self.forget_silent_after_ms)  # died, work taken over
                     next_sweep = loop.time() + self.retry_after_ms / 2000
                 work += await self.store.next_recordings(self.consumer, self.block_ms)
                 for notice_id, conversation_id in work:

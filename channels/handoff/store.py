@@ -273,6 +273,7 @@ class HandoffStore:
                 "admit_customer",
                 "live_desk",
                 "forget_recorded",
+                "forget_recorders",
             )
         }
         self._scripts: dict[str, AsyncScript] = {
@@ -488,6 +489,12 @@ class HandoffStore:
         or failed), now this consumer's."""
         answer = await self.redis.xautoclaim(self.keys.recordings, RECORDERS, consumer, idle_ms, "0-0", count=count)
         return [(_text(i), _text(f.get(b"conv", b""))) for i, f in answer[1] if f]
+
+    async def forget_recorders(self, consumer: str = "", idle_ms: int = 3_600_000) -> int:
+        """Forgets members of the recorders' group with no unfinished work: `consumer`
+        (a recorder that stops) and any silent for `idle_ms` (a process that died).
+        How many were forgotten."""
+        return int(await self._script("forget_recorders", [self.keys.recordings], [RECORDERS, consumer, idle_ms]))
 
     async def recording_done(self, *notice_ids: str) -> None:
         async with self.redis.pipeline(transaction=False) as both:
