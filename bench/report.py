@@ -647,8 +647,8 @@ tests/test_analytics.py` pass):
   round trip is below the noise between runs: with the same client, the old code gave 2.07 / 1.90
   ms p50 and the new 2.41 / 2.53 ms, in a run where the agent's request, which did not change, also
   took longer (p50 1.97 ms against 1.44 ms). The lean WebSocket client of the bench (above) is what
-  moved that measurement: 3.34 / 3.23 ms with the `websockets` library, 2.07 / 1.90 ms with it, the
-  same server code, the same day."""
+  moved that measurement: 3.34 / 3.23 ms read with the `websockets` library, 2.07 / 1.90 ms with
+  the lean client, the same server code, the same day."""
 
 
 METHOD = """## How it is measured

@@ -109,7 +109,7 @@ class StubBot:
         text = message.text or ""
         self.bridge.bot_log.append((sender, text))
         if text.startswith("gibberish") or "human" in text:
-            if not message.metadata["handoff"]["enabled"]:
+            if not message.metadata["handoff"].get("enabled", True):  # stamped only when not the default
                 await output.send_text_message(sender, "Sorry, I didn't get that.")
                 return
             await output.send_text_message(sender, HANDOVER)

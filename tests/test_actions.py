@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, ConversationResumed, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff import ActionBotAssigned, ActionHumanHandoff, ActionSessionStart
+from actions.handoff import ActionBotAssigned, ActionHumanHandoff, ActionSessionStart, HandoffSettings
+from channels.handoff.service import LiveSettings
 
 
 def tracker(
@@ -97,3 +100,20 @@ async def test_session_start_keeps_an_open_handoff_paused() -> None:
 async def test_session_start_without_handoff_does_not_pause() -> None:
     events, _ = await run(ActionSessionStart(), tracker())
     assert events == [SessionStarted(), ActionExecuted("action_listen")]
+
+
+@pytest.mark.parametrize(
+    "live",
+    [
+        LiveSettings(),
+        LiveSettings(enabled=True, agents_online=3),
+        LiveSettings(enabled=False, in_office_hours=False, agents_online=0),
+        LiveSettings(agents_online=0, no_agents_policy="bot", out_of_hours_policy="wait"),
+    ],
+)
+def test_the_actions_read_the_channel_s_short_stamp_as_the_settings_it_was_made_from(live: LiveSettings) -> None:
+    stamp = live.to_metadata()
+    read = HandoffSettings.from_tracker(tracker(handoff=stamp))
+    assert dataclasses.asdict(read) == dataclasses.asdict(live)
+    defaults = [name for name, value in dataclasses.asdict(live).items() if value == getattr(LiveSettings, name)]
+    assert not set(stamp) & (set(defaults) - {"agents_online"})  # defaults are left out of the stamp

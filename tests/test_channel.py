@@ -54,7 +54,7 @@ async def test_bot_answers_and_issues_a_customer_token(channel: ChannelServer) -
     status, again = await channel.say("c1", "hello", answer["customer_token"])
     assert status == 200 and "customer_token" not in again
     metadata = channel.bot.received[-1].metadata
-    assert metadata["handoff"]["enabled"] is True
+    assert metadata["handoff"] == {"agents_online": 0}  # the other settings at their defaults
 
 
 async def test_customer_metadata_reaches_the_bot(channel: ChannelServer) -> None:
@@ -62,7 +62,7 @@ async def test_customer_metadata_reaches_the_bot(channel: ChannelServer) -> None
     assert status == 200
     metadata = channel.bot.received[-1].metadata
     assert metadata["locale"] == "de"
-    assert metadata["handoff"]["enabled"] is True
+    assert metadata["handoff"] == {"agents_online": 0}
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ Socket.IO client, against the real system (customer and agent on two servers).""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import Any
 
@@ -61,6 +62,21 @@ class WidgetClient:
         return heard
 
 
+async def eventually_recorded(
+    http: aiohttp.ClientSession, stack: Stack, sender: str, text: str, timeout_s: float = 15
+) -> dict[str, Any]:
+    """The tracker's user event for `text`, once a recorder wrote it."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        async with http.get(f"{stack.rasa[0].base}/conversations/{sender}/tracker") as answer:
+            events = (await answer.json())["events"]
+        found = [e for e in events if e["event"] == "user" and e.get("text") == text]
+        if found:
+            return dict(found[-1])
+        assert asyncio.get_running_loop().time() < deadline, f"{text!r} was not recorded in the tracker"
+        await asyncio.sleep(0.2)
+
+
 async def test_socketio_customer_is_handed_over_and_back(stack: Stack) -> None:
     widget = WidgetClient()
     await widget.connect(stack.rasa[0].base)
@@ -92,6 +108,9 @@ async def test_socketio_customer_is_handed_over_and_back(stack: Stack) -> None:
         _, conversation = await agents.request("GET", f"/agent/conversations/{widget.session}", token=alice)
         customer_texts = [m["text"] for m in conversation["transcript"] if m["from"] == "customer"]
         assert customer_texts[-2:] == ["/restart", "my parcel never came"]
+        # Rasa's tracker records the human part with the message ids the channel gave.
+        recorded = await eventually_recorded(http, stack, widget.session, "my parcel never came")
+        assert re.fullmatch(r"[0-9a-f]{32}", recorded.get("message_id") or ""), recorded
 
         status, _ = await agents.request("POST", f"/agent/conversations/{widget.session}/release", token=alice)
         assert status == 200

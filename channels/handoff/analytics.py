@@ -45,6 +45,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from channels.handoff.follower import FollowerTask
 from channels.handoff.keys import KeySpace
 from channels.handoff.store import FeedEvent, HandoffStore, now_ms
 
@@ -368,23 +369,15 @@ class Analytics:
         self._apply = self.redis.register_script(
             (resources.files("channels.handoff") / "lua" / "count_events.lua").read_text()
         )
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._follower = FollowerTask(self._follow)
 
     # -- the counting task -------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.get_running_loop().create_task(self._follow())
+        self._follower.start()
 
     async def stop(self) -> None:
-        # As in FeedHub: the flag ends the loop even if redis-py swallows the cancellation.
-        self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        if await self._follower.stop():
             try:  # hand the lease on at once rather than when it runs out
                 if _text(await self.redis.get(self.keys.stats_leader) or b"") == self.identity:
                     await self.redis.delete(self.keys.stats_leader)
@@ -404,7 +397,7 @@ class Analytics:
         return True
 
     async def _follow(self) -> None:
-        while not self._stopping:
+        while not self._follower.stopping:
             try:
                 if not await self.leading():
                     await asyncio.sleep(self.lease_ms / 2000)  # another process counts

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
+from channels.handoff.follower import FollowerTask
 from channels.handoff.store import FeedEvent, HandoffStore, _text
 
 logger = logging.getLogger(__name__)
@@ -47,8 +48,7 @@ class FeedHub:
         self.block_ms = block_ms
         self.retry_s = retry_s
         self._subscribers: set[Subscription] = set()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._follower = FollowerTask(self._follow)
 
     def subscribe(self, accepts: Callable[[FeedEvent], bool] | None = None) -> Subscription:
         subscription = Subscription(accepts=accepts)
@@ -59,21 +59,14 @@ class FeedHub:
         self._subscribers.discard(subscription)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._follow())
+        self._follower.start()
 
     async def stop(self) -> None:
-        # The flag ends the loop even when redis-py turns the cancellation of a
-        # blocked read into a timeout error (it can swallow CancelledError).
-        self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._follower.stop()
 
     async def _follow(self) -> None:
         last: str | None = None
-        while not self._stopping:
+        while not self._follower.stopping:
             try:
                 if last is None:
                     last = await self.store.last_event_id()

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 
+from channels.handoff.follower import FollowerTask
 from channels.handoff.store import HandoffStore
 
 logger = logging.getLogger(__name__)
@@ -54,8 +55,7 @@ class Recorder:
         self.in_flight = in_flight
         self.forget_silent_after_ms = forget_silent_after_ms
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._follower = FollowerTask(self._follow)
         # Conversations are recorded side by side (one waiting for its lock holds up no
         # other, up to `in_flight` conversations), each one's recordings one after
         # another. Notices that arrive before a conversation's next recording starts
@@ -69,15 +69,10 @@ class Recorder:
             await self.store.join_recorders()
         except (RedisError, OSError) as failure:
             logger.warning("recorder: Redis unavailable at start (%s); retrying", failure)
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._follow())
+        self._follower.start()
 
     async def stop(self) -> None:
-        self._stopping = True  # redis-py may turn the cancellation of a blocked read into an error
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._follower.stop()
         recordings = list(self._latest.values())
         for recording in recordings:
             recording.cancel()
@@ -91,7 +86,7 @@ class Recorder:
         joined = False
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
-        while not self._stopping:
+        while not self._follower.stopping:
             try:
                 if not joined:
                     await self.store.join_recorders()

@@ -7,6 +7,7 @@ assistant behind the bridge (the tracker). No HTTP here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
@@ -59,22 +60,26 @@ class BackgroundTasks:
 
 @dataclass(frozen=True)
 class LiveSettings:
-    """Settings stamped on each customer message for the actions to read."""
+    """Settings stamped on each customer message for the actions to read. The
+    defaults are the actions' own (actions/handoff.py reads a missing one as such)."""
 
-    enabled: bool
+    enabled: bool = True
     in_office_hours: bool = True
     agents_online: int | None = None
     no_agents_policy: str = "wait"
     out_of_hours_policy: str = "bot"
 
     def to_metadata(self) -> dict[str, Any]:
-        return {
-            "enabled": self.enabled,
-            "in_office_hours": self.in_office_hours,
-            "agents_online": self.agents_online,
-            "no_agents_policy": self.no_agents_policy,
-            "out_of_hours_policy": self.out_of_hours_policy,
-        }
+        """The stamp: `agents_online` always, the others where they differ from their
+        defaults. Rasa keeps a message's metadata in the tracker (twice, and once more
+        for the first message of a session), and loads and saves the tracker for every
+        message: a stamp of every field made the bot path's trackers 16% larger."""
+        stamp: dict[str, Any] = {"agents_online": self.agents_online}
+        for setting in dataclasses.fields(self):
+            value = getattr(self, setting.name)
+            if value != setting.default:
+                stamp[setting.name] = value
+        return stamp
 
 
 class HandoffService:
@@ -240,7 +245,10 @@ class HandoffService:
         handoff, the bot's replies through that channel's own output."""
         sender, text = message.sender_id, message.text or ""
         channel = message.input_channel or "unknown"
-        incoming = await self.store.receive_customer_message(sender, text, {"channel": channel}, message.metadata or {})
+        extra = {"channel": channel}
+        if message.message_id:  # the tracker records the human part under the channel's own id too
+            extra["message_id"] = message.message_id
+        incoming = await self.store.receive_customer_message(sender, text, extra, message.metadata or {})
         if incoming.state != "bot":
             return
         if incoming.resume_pending:
