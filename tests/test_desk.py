@@ -65,7 +65,8 @@ async def test_settings_are_validated_and_kept(channel: ChannelServer) -> None:
 async def test_office_hours_reach_the_bot(channel: ChannelServer) -> None:
     await settings(channel, office_hours={"timezone": "UTC", "weekly": ALWAYS_OPEN}, out_of_hours_policy="wait")
     await channel.say("open", "hello")
-    assert channel.bot.received[-1].metadata["handoff"]["in_office_hours"] is True
+    stamped = channel.bot.received[-1].metadata["handoff"]
+    assert stamped == {"agents_online": 0, "out_of_hours_policy": "wait"}  # open: the default, left out
     today = datetime.now(timezone.utc).date()
     holidays = [today.isoformat(), (today + timedelta(days=1)).isoformat(), (today - timedelta(days=1)).isoformat()]
     await settings(channel, office_hours={"timezone": "UTC", "weekly": ALWAYS_OPEN, "holidays": holidays})
