@@ -828,6 +828,12 @@ async def test_agents_presence_and_status(store: HandoffStore) -> None:
     assert await store.agents_gone_since(now_ms() - 60_000) == ["carol"]
     await store.set_agent_status("alice", "offline")
     assert (await store.live_desk(desk))[1] == 0
+    # A message for the bot reads the same desk in its own step; one for a human does not.
+    for_bot = await store.receive_customer_message("c9", "hello", desk=DeskSettings())
+    assert for_bot.state == "bot" and for_bot.desk == await store.live_desk(DeskSettings())
+    assert (await store.receive_customer_message("c9", "again")).desk is None  # not asked
+    await waiting_conversation(store, "c10")
+    assert (await store.receive_customer_message("c10", "still there?", desk=DeskSettings())).desk is None
     assert await store.agents_gone_since(now_ms() - 60_000) == ["alice", "carol"]
     await asyncio.sleep(0.005)
     assert {a["id"]: a["status"] for a in await store.agents(1)} == {"alice": "offline", "sue": "offline"}

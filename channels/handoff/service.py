@@ -105,7 +105,14 @@ class HandoffService:
         return await self.store.desk_settings(self.config.desk)
 
     async def live_settings(self) -> LiveSettings:
-        desk, online = await self.store.live_desk(self.config.desk)
+        return self.live_settings_of(*await self.store.live_desk(self.config.desk))
+
+    async def settings_for(self, incoming: IncomingResult) -> LiveSettings:
+        """The live settings read in the message's own step, or now if they were not."""
+        return self.live_settings_of(*incoming.desk) if incoming.desk else await self.live_settings()
+
+    @staticmethod
+    def live_settings_of(desk: DeskSettings, online: int) -> LiveSettings:
         hours = desk.office_hours
         return LiveSettings(
             enabled=desk.enabled,
@@ -140,7 +147,9 @@ class HandoffService:
         if message_id is None:
             # The usual message in one step: let in and stored (with a human, queued for
             # the tracker) together.
-            incoming = await self.store.receive_customer_message(sender, text, extra, metadata, admission)
+            incoming = await self.store.receive_customer_message(
+                sender, text, extra, metadata, admission, desk=self.config.desk
+            )
             issued = incoming.issued_token
         else:
             issued = await self.store.authenticate_customer(sender, token, admission.new_token, quota)
@@ -149,7 +158,9 @@ class HandoffService:
                 return earlier
         try:
             if incoming is None:
-                incoming = await self.store.receive_customer_message(sender, text, extra, metadata)
+                incoming = await self.store.receive_customer_message(
+                    sender, text, extra, metadata, desk=self.config.desk
+                )
             answer = await self._deliver(sender, text, message_id, metadata, on_new_message, incoming)
         except BaseException:
             if message_id is not None:
@@ -186,7 +197,7 @@ class HandoffService:
             return answer
         if incoming.resume_pending:
             await self.finish_release(sender)
-        settings = await self.live_settings()
+        settings = await self.settings_for(incoming)
         collector = HandoffCollector()
         user_message = UserMessage(
             text,
@@ -248,12 +259,14 @@ class HandoffService:
         extra = {"channel": channel}
         if message.message_id:  # the tracker records the human part under the channel's own id too
             extra["message_id"] = message.message_id
-        incoming = await self.store.receive_customer_message(sender, text, extra, message.metadata or {})
+        incoming = await self.store.receive_customer_message(
+            sender, text, extra, message.metadata or {}, desk=self.config.desk
+        )
         if incoming.state != "bot":
             return
         if incoming.resume_pending:
             await self.finish_release(sender)
-        settings = await self.live_settings()
+        settings = await self.settings_for(incoming)
         tee = TranscriptOutputChannel(self.store, inner=message.output_channel, delivered_by=channel)
         relayed = UserMessage(
             text,

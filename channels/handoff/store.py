@@ -176,6 +176,7 @@ class IncomingResult:
     message_id: str
     resume_action: str | None
     issued_token: str | None = None  # bound to the sender by this message's admission
+    desk: tuple[DeskSettings, int] | None = None  # for the bot, when asked: the desk and agents online
 
     @property
     def resume_pending(self) -> bool:
@@ -352,12 +353,23 @@ class HandoffStore:
         data: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         admission: Admission | None = None,
+        desk: DeskSettings | None = None,
     ) -> IncomingResult:
         """Stores a customer message; while a human has the conversation it is also
-        queued for Rasa's tracker, with `metadata` (see `pending_recordings`). With an
-        `admission`, the request is let in first in the same step, as by
-        `authenticate_customer` (the same refusals, nothing stored then)."""
-        keys = self._human_message_keys(conversation_id)
+        queued for Rasa's tracker, with `metadata` (see `pending_recordings`). In the
+        same step: with an `admission`, the request is let in first, as by
+        `authenticate_customer` (the same refusals, nothing stored then); with `desk`
+        (the defaults), a message for the bot comes with the desk as `live_desk` reads it."""
+        k = self.keys
+        quota = admission.quota if admission is not None else Quota("-", 0)
+        keys = [
+            *self._human_message_keys(conversation_id),
+            k.rate(quota.subject, int(time.time())),
+            k.settings,
+            k.presence,
+            k.agent_status,
+        ]
+        token = admission.token if admission is not None else None
         args: list[Any] = [
             conversation_id,
             text,
@@ -365,18 +377,19 @@ class HandoffStore:
             now_ms(),
             self.feed_maxlen,
             json.dumps(metadata or {}),
+            "1" if admission is not None else "0",
+            hash_token(token) if token is not None else "",
+            hash_token(admission.new_token) if admission is not None else "",
+            quota.limit,
+            desk.offline_grace_s if desk is not None else "",
         ]
-        if admission is not None:
-            keys.append(self.keys.rate(admission.quota.subject, int(time.time())))
-            token = admission.token
-            args += [hash_token(token) if token is not None else "", hash_token(admission.new_token)]
-            args.append(admission.quota.limit)
-        result = await self._run("customer_message", keys, args)
-        if admission is not None:
-            self._check_admission(result[0], admission.quota)
-        _, state, message_id, resume, issued = result
+        result = await self._script("customer_message", keys, args)
+        status = _text(result[0])
+        self._check_admission(status, quota)
+        state, message_id, resume, issued = (_text(r) for r in result[1:5])
         issued_token = admission.new_token if admission is not None and issued == "1" else None
-        return IncomingResult(state, message_id, resume or None, issued_token)
+        read_desk = self._desk_of(result[5] or [], result[6], desk) if desk is not None and len(result) > 5 else None
+        return IncomingResult(state, message_id, resume or None, issued_token, read_desk)  # type: ignore[arg-type]
 
     def _human_message_keys(self, conversation_id: str) -> list[str]:
         """The keys a customer's or an agent's message touches: the conversation, its
@@ -987,6 +1000,11 @@ class HandoffStore:
         flat, online = await self._script(
             "live_desk", [k.settings, k.presence, k.agent_status], [now_ms(), defaults.offline_grace_s]
         )
+        return self._desk_of(flat, online, defaults)
+
+    @staticmethod
+    def _desk_of(flat: list[Any], online: Any, defaults: DeskSettings) -> tuple[DeskSettings, int]:
+        """The desk as `desk_now` (lua/_common.lua) read it."""
         stored = {_text(name): _text(value) for name, value in zip(flat[::2], flat[1::2], strict=True)}
         return DeskSettings.from_redis(stored, defaults), int(online)
 
