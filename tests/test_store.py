@@ -37,7 +37,7 @@ from channels.handoff.store import (
 def store(store_redis: RedisClient, pipes_for: Callable[[], PipelinedRedis | None]) -> HandoffStore:
     """This suite's store: on a single Redis (its scripts through redis-py, then on
     a pipelined connection), then on a Redis Cluster."""
-    return HandoffStore(store_redis, pipe=pipes_for())
+    return HandoffStore(store_redis, pipe=pipes_for(), feed_pipe=pipes_for())
 
 
 async def waiting_conversation(store: HandoffStore, conversation_id: str = "c1") -> None:

@@ -47,7 +47,11 @@ class HandoffRuntime:
         )
         # Scripts (the hot path) share one pipelined connection; a Cluster keeps redis-py.
         pipe = None if config.redis_cluster else PipelinedRedis.from_url(config.redis_url, 2, 10)
-        store = HandoffStore(redis, KeySpace(bot=config.bot), feed_maxlen=config.feed_maxlen, pipe=pipe)
+        # The live feed's blocking read (1 s at most) has a connection of its own.
+        feed_pipe = None if config.redis_cluster else PipelinedRedis.from_url(config.redis_url, 2, 10)
+        store = HandoffStore(
+            redis, KeySpace(bot=config.bot), feed_maxlen=config.feed_maxlen, pipe=pipe, feed_pipe=feed_pipe
+        )
         hub = FeedHub(store)
         hub.start()
         analytics = Analytics(store)
@@ -79,7 +83,8 @@ class HandoffRuntime:
         await self.analytics.stop()
         await self.background.drain()
         await self.redis.close()
-        if self.store.pipe is not None:
-            await self.store.pipe.close()
+        for pipe in (self.store.pipe, self.store.feed_pipe):
+            if pipe is not None:
+                await pipe.close()
         if isinstance(self.redis, Redis):  # RedisCluster has no connection_pool
             await self.redis.connection_pool.disconnect()

@@ -243,9 +243,12 @@ class HandoffStore:
         keys: KeySpace | None = None,
         feed_maxlen: int = 10_000,
         pipe: PipelinedRedis | None = None,
+        feed_pipe: PipelinedRedis | None = None,
     ) -> None:
         """`pipe`, when given, runs the Lua scripts (the hot path) on one pipelined
-        connection to the same Redis; everything else goes through `redis`."""
+        connection to the same Redis; `feed_pipe`, a connection of its own, waits for
+        the live feed (a blocking read would hold up every command behind it);
+        everything else goes through `redis`."""
         # The async RedisCluster answers every command the store sends, as Redis
         # does; types-redis 4.6 gives it none of them (its stub has a TODO for
         # AsyncRedisClusterCommands), so the checker sees one Redis.
@@ -253,6 +256,7 @@ class HandoffStore:
         self.keys = keys or KeySpace()
         self.feed_maxlen = feed_maxlen
         self.pipe = pipe
+        self.feed_pipe = feed_pipe
         self._sources: dict[str, str] = {
             name: _load_script(name)
             for name in (
@@ -940,6 +944,16 @@ class HandoffStore:
     async def wait_for_entries(self, after: str, block_ms: int, limit: int = 1000) -> list[tuple[Any, Any]]:
         """Blocks up to `block_ms` for feed events after `after` (XREAD BLOCK): (id,
         fields) of each stream entry, undecoded (`FeedEvent.from_stream` decodes one)."""
+        if self.feed_pipe is not None:
+            reply = await self.feed_pipe.execute(
+                "XREAD", "COUNT", limit, "BLOCK", block_ms, "STREAMS", self.keys.events, after
+            )
+            # [[stream, [[id, [field, value, ...]], ...]]], or nil when nothing came.
+            return (
+                [(entry_id, dict(zip(flat[::2], flat[1::2], strict=True))) for entry_id, flat in reply[0][1]]
+                if reply
+                else []
+            )
         answer = await self.redis.xread({self.keys.events: after}, count=limit, block=block_ms)
         return list(answer[0][1]) if answer else []
 
