@@ -50,6 +50,7 @@ class ChannelRun:
 
     name: str
     latencies: list[float] = field(default_factory=list)
+    by_place: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))  # 0: a session's first
     rounds: list[tuple[int, float]] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     replies: dict[str, set[tuple[str, ...]]] = field(default_factory=lambda: defaultdict(set))
@@ -160,6 +161,7 @@ async def run_window(
                     counted += 1
                 if opens <= start < closes:
                     run.latencies.append(elapsed)
+                    run.by_place[turn].append(elapsed)
                     run.replies[text].add(tuple(replies))
 
     await asyncio.gather(*(customer(i) for i in range(customers)))

@@ -159,6 +159,30 @@ def bot_section(bot: BotPathResult, profiles: dict[str, ProfileReport]) -> str:
         f" and {ms(solo['handoff'].p50)} through the handoff channel (p90 {ms(solo['REST'].p90)} and"
         f" {ms(solo['handoff'].p90)}).",
     ]
+    places = sorted(set(getattr(bot.rest, "by_place", {})) & set(getattr(bot.handoff, "by_place", {})))
+    if places:
+        lines += [
+            "",
+            "p50 latency by the message's place in its customer's session (the first opens the session: the"
+            " action server's `action_session_start`):",
+            "",
+            table(
+                ["channel", *(f"message {place + 1}" for place in places)],
+                [
+                    [f"{run.name} channel", *(ms(Summary.of(run.by_place[place]).p50) for place in places)]
+                    for run in (bot.rest, bot.handoff)
+                ]
+                + [
+                    [
+                        "handoff / REST",
+                        *(
+                            f"{Summary.of(bot.handoff.by_place[p]).p50 / Summary.of(bot.rest.by_place[p]).p50:.3f}"
+                            for p in places
+                        ),
+                    ]
+                ],
+            ),
+        ]
     handoff, rest = profiles.get("bot path, handoff channel"), profiles.get("bot path, REST channel")
     if handoff is not None and rest is not None:
         lines += [
@@ -195,6 +219,20 @@ def bot_section(bot: BotPathResult, profiles: dict[str, ProfileReport]) -> str:
             text += (
                 ". CPU time, which the machine's noise disturbs less than the clock, shows no extra Rasa CPU per"
                 f" message through the handoff channel ({cpu_ratio:.3f}{TIMES})."
+            )
+        place_ratios = {
+            p + 1: Summary.of(bot.handoff.by_place[p]).p50 / Summary.of(bot.rest.by_place[p]).p50 for p in places
+        }
+        if place_ratios and min(place_ratios.values()) < 1 < max(place_ratios.values()):
+            fastest, slowest = (
+                min(place_ratios, key=place_ratios.__getitem__),
+                max(place_ratios, key=place_ratios.__getitem__),
+            )
+            text += (
+                f" Message by message of a session, the p50 ratio runs from {place_ratios[fastest]:.3f} (message"
+                f" {fastest}) to {place_ratios[slowest]:.3f} (message {slowest}; table above): the two channels"
+                " spend their time at different places of a session, so the pooled medians fall in different"
+                " places of their distributions."
             )
         if bot.p50_ratio > mean_ratio + 0.02:
             text += (
