@@ -198,7 +198,7 @@ class HandoffService:
         if incoming.resume_pending:
             await self.finish_release(sender)
         settings = await self.settings_for(incoming)
-        collector = HandoffCollector()
+        collector = HandoffCollector(lambda reply: self.store.add_bot_messages(sender, [as_transcript_entry(reply)]))
         user_message = UserMessage(
             text,
             collector,
@@ -207,10 +207,14 @@ class HandoffService:
             message_id=message_id,
             metadata={**metadata, "handoff": settings.to_metadata()},
         )
-        await on_new_message(user_message)
+        try:
+            await on_new_message(user_message)
+        except BaseException:
+            await collector.settle()
+            raise
         visible = collector.visible
         entries = [as_transcript_entry(m) for m in visible]
-        ids = await self.store.add_bot_messages(sender, entries)
+        ids = await collector.stored_ids()  # written while Rasa went on
         state = "bot"
         requests = collector.handoff_requests
         if requests:
