@@ -3,8 +3,6 @@ sees and the handoff's control messages (which the customer never sees)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel
@@ -32,44 +30,12 @@ def as_transcript_entry(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return str(message.get("text") or ""), extra
 
 
-StoreReply = Callable[[dict[str, Any]], Awaitable[list[str]]]
-
-
 class HandoffCollector(CollectingOutputChannel):
-    """Collects the bot's replies to one customer message. With `store_reply`, each
-    reply the customer sees is written to the transcript as Rasa sends it, in order,
-    while Rasa goes on (it predicts its next action meanwhile): the answer then
-    waits for no write of its own (`stored_ids`)."""
-
-    def __init__(self, store_reply: StoreReply | None = None) -> None:
-        super().__init__()
-        self._store_reply = store_reply
-        self._writes: list[asyncio.Task[list[str]]] = []
+    """Collects the bot's replies to one customer message."""
 
     @classmethod
     def name(cls) -> str:
         return "handoff"
-
-    async def _persist_message(self, message: dict[str, Any]) -> None:
-        await super()._persist_message(message)
-        if self._store_reply is not None and handoff_control(message) is None:
-            before = self._writes[-1] if self._writes else None
-            self._writes.append(asyncio.ensure_future(self._write_after(before, message)))
-
-    async def _write_after(self, before: asyncio.Task[list[str]] | None, message: dict[str, Any]) -> list[str]:
-        if before is not None:
-            await before  # one after another: the transcript keeps Rasa's order
-        assert self._store_reply is not None
-        return await self._store_reply(message)
-
-    async def stored_ids(self) -> list[str]:
-        """The transcript ids of the visible replies, once each is written (a failed
-        write raises here)."""
-        return [i for ids in await asyncio.gather(*self._writes) for i in ids]
-
-    async def settle(self) -> None:
-        """Waits for the writes started, whatever their outcome (after Rasa failed)."""
-        await asyncio.gather(*self._writes, return_exceptions=True)
 
     @property
     def visible(self) -> list[dict[str, Any]]:

@@ -198,7 +198,7 @@ class HandoffService:
         if incoming.resume_pending:
             await self.finish_release(sender)
         settings = await self.settings_for(incoming)
-        collector = HandoffCollector(lambda reply: self.store.add_bot_messages(sender, [as_transcript_entry(reply)]))
+        collector = HandoffCollector()
         user_message = UserMessage(
             text,
             collector,
@@ -207,14 +207,10 @@ class HandoffService:
             message_id=message_id,
             metadata={**metadata, "handoff": settings.to_metadata()},
         )
-        try:
-            await on_new_message(user_message)
-        except BaseException:
-            await collector.settle()
-            raise
+        await on_new_message(user_message)
         visible = collector.visible
         entries = [as_transcript_entry(m) for m in visible]
-        ids = await collector.stored_ids()  # written while Rasa went on
+        ids = await self.store.add_bot_messages(sender, entries)
         state = "bot"
         requests = collector.handoff_requests
         if requests:
