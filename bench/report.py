@@ -232,7 +232,13 @@ def bot_section(bot: BotPathResult, profiles: dict[str, ProfileReport]) -> str:
                 f" Message by message of a session, the p50 ratio runs from {place_ratios[fastest]:.3f} (message"
                 f" {fastest}) to {place_ratios[slowest]:.3f} (message {slowest}; table above): the two channels"
                 " spend their time at different places of a session, so the pooled medians fall in different"
-                " places of their distributions."
+                " places of their distributions. The likely reason is the order in which Rasa's event loop"
+                " serves them: Rasa handles a message that calls no action server without yielding the loop (its"
+                " Redis tracker and lock stores are synchronous), so through the REST channel such a message, once"
+                " started, runs to its end, while one that waits for the action server (a session's"
+                " first) then waits behind all of them; the handoff channel makes one Redis round trip before"
+                " Rasa (it must know the conversation's state first), which puts every message in line. Hence"
+                " the REST channel's lower median and heavier tail at the same cost per message."
             )
         if bot.p50_ratio > mean_ratio + 0.02:
             text += (
