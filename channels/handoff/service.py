@@ -142,25 +142,22 @@ class HandoffService:
             if earlier is not None and earlier.get("customer_token"):
                 return earlier
         extra = {"message_id": message_id} if message_id else {}
-        admission = Admission(token, new_customer_token(sender), quota or Quota("-", 0))
-        incoming: IncomingResult | None = None
-        if message_id is None:
-            # The usual message in one step: let in and stored (with a human, queued for
-            # the tracker) together.
-            incoming = await self.store.receive_customer_message(
-                sender, text, extra, metadata, admission, desk=self.config.desk
-            )
-            issued = incoming.issued_token
-        else:
-            issued = await self.store.authenticate_customer(sender, token, admission.new_token, quota)
+        new_token = new_customer_token(sender)
+        admission: Admission | None = Admission(token, new_token, quota or Quota("-", 0))
+        issued: str | None = None
+        if message_id is not None:
+            # Let in first, then reserved: a retry of this message gets the earlier answer.
+            issued = await self.store.authenticate_customer(sender, token, new_token, quota)
             earlier = await self.store.reserve_request(sender, message_id)
             if earlier is not None:
                 return earlier
+            admission = None
         try:
-            if incoming is None:
-                incoming = await self.store.receive_customer_message(
-                    sender, text, extra, metadata, desk=self.config.desk
-                )
+            # Otherwise let in and stored (with a human, queued for the tracker) in one step.
+            incoming = await self.store.receive_customer_message(
+                sender, text, extra, metadata, admission, desk=self.config.desk
+            )
+            issued = issued or incoming.issued_token
             answer = await self._deliver(sender, text, message_id, metadata, on_new_message, incoming)
         except BaseException:
             if message_id is not None:
