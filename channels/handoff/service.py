@@ -104,15 +104,12 @@ class HandoffService:
     async def desk_settings(self) -> DeskSettings:
         return await self.store.desk_settings(self.config.desk)
 
-    async def live_settings(self) -> LiveSettings:
-        return self.live_settings_of(*await self.store.live_desk(self.config.desk))
-
-    async def settings_for(self, incoming: IncomingResult) -> LiveSettings:
-        """The live settings read in the message's own step, or now if they were not."""
-        return self.live_settings_of(*incoming.desk) if incoming.desk else await self.live_settings()
-
     @staticmethod
-    def live_settings_of(desk: DeskSettings, online: int) -> LiveSettings:
+    def settings_for(incoming: IncomingResult) -> LiveSettings:
+        """The live settings read in a bot message's own step (asked for with `desk=`)."""
+        if incoming.desk is None:
+            raise ValueError("the message was stored without reading the desk")
+        desk, online = incoming.desk
         hours = desk.office_hours
         return LiveSettings(
             enabled=desk.enabled,
@@ -194,7 +191,7 @@ class HandoffService:
             return answer
         if incoming.resume_pending:
             await self.finish_release(sender)
-        settings = await self.settings_for(incoming)
+        settings = self.settings_for(incoming)
         collector = HandoffCollector()
         user_message = UserMessage(
             text,
@@ -263,7 +260,7 @@ class HandoffService:
             return
         if incoming.resume_pending:
             await self.finish_release(sender)
-        settings = await self.settings_for(incoming)
+        settings = self.settings_for(incoming)
         tee = TranscriptOutputChannel(self.store, inner=message.output_channel, delivered_by=channel)
         relayed = UserMessage(
             text,

@@ -276,7 +276,6 @@ class HandoffStore:
                 "count_request",
                 "conversation_page",
                 "admit_customer",
-                "live_desk",
                 "forget_recorded",
                 "forget_recorders",
             )
@@ -363,7 +362,9 @@ class HandoffStore:
         queued for Rasa's tracker, with `metadata` (see `pending_recordings`). In the
         same step: with an `admission`, the request is let in first, as by
         `authenticate_customer` (the same refusals, nothing stored then); with `desk`
-        (the defaults), a message for the bot comes with the desk as `live_desk` reads it."""
+        (the defaults), a message for the bot comes with the desk settings and the number
+        of agents online (connected within the grace period and not Away or Offline by
+        choice, as `agents` reports them): what the bot's every answer needs."""
         k = self.keys
         quota = admission.quota if admission is not None else Quota("-", 0)
         keys = [
@@ -1006,19 +1007,9 @@ class HandoffStore:
         raw = await self.redis.hgetall(self.keys.settings)
         return DeskSettings.from_redis({_text(k): _text(v) for k, v in raw.items()}, defaults)
 
-    async def live_desk(self, defaults: DeskSettings) -> tuple[DeskSettings, int]:
-        """The desk settings and the number of agents online, in one round trip (the
-        bot's every answer needs both). Online: connected within the grace period and
-        not Away or Offline by choice, as `agents` reports them."""
-        k = self.keys
-        flat, online = await self._script(
-            "live_desk", [k.settings, k.presence, k.agent_status], [now_ms(), defaults.offline_grace_s]
-        )
-        return self._desk_of(flat, online, defaults)
-
     @staticmethod
     def _desk_of(flat: list[Any], online: Any, defaults: DeskSettings) -> tuple[DeskSettings, int]:
-        """The desk as `desk_now` (lua/_common.lua) read it."""
+        """The desk as `desk_now` (lua/customer_message.lua) read it."""
         stored = {_text(name): _text(value) for name, value in zip(flat[::2], flat[1::2], strict=True)}
         return DeskSettings.from_redis(stored, defaults), int(online)
 

@@ -13,6 +13,20 @@
 -- Returns {'ok', state, message_id, resume_pending, issued ('1' when the new token was
 --       bound)[, settings as a flat field/value list, agents online (state 'bot' only)]}
 --       | {'missing_token'} | {'invalid_token'} | {'rate_limited'}
+-- What the bot needs to know of the desk for every message it answers: the stored desk
+-- settings (a flat field/value list) and how many agents are online (connected within
+-- the grace period and not Away or Offline by choice).
+local function desk_now(settings, presence, agent_status, now_ms, default_grace_s)
+  local grace = tonumber(redis.call('HGET', settings, 'offline_grace_s') or '') or tonumber(default_grace_s)
+  local since = tonumber(now_ms) - grace * 1000
+  local online = 0
+  for _, agent in ipairs(redis.call('ZRANGEBYSCORE', presence, since, '+inf')) do
+    local status = redis.call('HGET', agent_status, agent)
+    if not status or status == 'online' then online = online + 1 end
+  end
+  return {redis.call('HGETALL', settings), online}
+end
+
 local issued = '0'
 if ARGV[7] == '1' then
   local status
