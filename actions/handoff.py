@@ -25,6 +25,8 @@ from channels.handoff.reading import nlu_reading
 
 HANDOFF_SLOT = "handoff_state"
 OPEN_HANDOFF_STATES = ("waiting", "assigned")
+STAMP_KEY = "handoff"  # the channel's live settings in a message's metadata
+SESSION_METADATA_SLOT = "session_started_metadata"  # Rasa's: the metadata of a session's first message
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class HandoffSettings:
     @classmethod
     def from_tracker(cls, tracker: Tracker) -> HandoffSettings:
         metadata = (tracker.latest_message or {}).get("metadata") or {}
-        raw: dict[str, Any] = metadata.get("handoff") or {}
+        raw: dict[str, Any] = metadata.get(STAMP_KEY) or {}
         agents = raw.get("agents_online")
         return cls(
             enabled=bool(raw.get("enabled", True)),
@@ -122,6 +124,19 @@ class ActionStillWaiting(Action):
         return []
 
 
+def carried_over(slots: dict[str, Any]) -> dict[str, Any]:
+    """The slots a new session keeps: those set, the session's metadata without the
+    live settings (they are on every message; kept in a slot they only made every
+    tracker Rasa loads and saves a bit larger)."""
+    kept = {name: value for name, value in slots.items() if value is not None}
+    metadata = kept.pop(SESSION_METADATA_SLOT, None)
+    if isinstance(metadata, dict):
+        metadata = {key: value for key, value in metadata.items() if key != STAMP_KEY}
+    if metadata:
+        kept[SESSION_METADATA_SLOT] = metadata
+    return kept
+
+
 class ActionSessionStart(Action):
     """Starts a new session, carrying the slots over and keeping an open
     handoff paused (Rasa's default session start would un-pause it)."""
@@ -131,7 +146,7 @@ class ActionSessionStart(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         events: list[EventType] = [SessionStarted()]
-        events += [SlotSet(name, value) for name, value in tracker.current_slot_values().items() if value is not None]
+        events += [SlotSet(name, value) for name, value in carried_over(tracker.current_slot_values()).items()]
         if tracker.get_slot(HANDOFF_SLOT) in OPEN_HANDOFF_STATES:
             events.append(ConversationPaused())
         events.append(ActionExecuted("action_listen"))

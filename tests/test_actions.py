@@ -97,6 +97,22 @@ async def test_session_start_keeps_an_open_handoff_paused() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("metadata", "kept"),
+    [
+        ({"handoff": {"agents_online": 0}}, None),
+        ({"handoff": {"agents_online": 0}, "locale": "de"}, {"locale": "de"}),
+        ({"locale": "de"}, {"locale": "de"}),
+        ("not an object", "not an object"),
+    ],
+)
+async def test_session_start_carries_the_session_s_metadata_without_the_live_settings(metadata: Any, kept: Any) -> None:
+    slots = {"handoff_state": None, "session_started_metadata": metadata}
+    events, _ = await run(ActionSessionStart(), tracker(slots=slots))
+    expected = [] if kept is None else [SlotSet("session_started_metadata", kept)]
+    assert events == [SessionStarted(), *expected, ActionExecuted("action_listen")]
+
+
 async def test_session_start_without_handoff_does_not_pause() -> None:
     events, _ = await run(ActionSessionStart(), tracker())
     assert events == [SessionStarted(), ActionExecuted("action_listen")]

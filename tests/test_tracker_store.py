@@ -1,7 +1,7 @@
-"""The merging tracker store on a real Redis: it stores what Rasa's own store
-stores (earlier sessions kept, a save of another process merged), and the usual
-save of a conversation whose first message carried metadata does not go through
-Rasa's quadratic merge."""
+"""The merging tracker store on a real Redis: it stores and loads what Rasa's own
+store stores and loads (earlier sessions kept, a save of another process merged),
+and the usual save of a conversation whose first message carried metadata does not
+go through Rasa's quadratic merge."""
 
 from __future__ import annotations
 
@@ -18,11 +18,19 @@ from rasa.shared.core.events import (
     SessionStarted,
     SlotSet,
     UserUttered,
+    deserialise_events,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 from redis import Redis
 
-from channels.handoff.tracker_store import MergingRedisTrackerStore, stored_before
+from channels.handoff.tracker_store import (
+    MergingRedisTrackerStore,
+    event_classes,
+    events_from_dicts,
+    same_dict,
+    same_event,
+    stored_before,
+)
 from tests.redis_server import RedisServer
 
 DOMAIN = Domain.load("domain.yml")
@@ -110,6 +118,10 @@ async def test_it_stores_what_rasa_s_store_stores_without_its_quadratic_merge(
     mine = await conversation(ours(), "c1", metadata, start)
     assert rasa_merges == []  # every save found the loaded session in the stored events
     assert mine == theirs
+    theirs_loaded, mine_loaded = await rasa().retrieve("c1"), await ours().retrieve("c1")
+    assert theirs_loaded is not None and mine_loaded is not None
+    assert dicts(mine_loaded) == dicts(theirs_loaded) and dicts(mine_loaded)[0]["event"] == "action"  # latest session
+    assert mine_loaded.current_slot_values() == theirs_loaded.current_slot_values()
     assert sum(1 for e in mine if e["event"] == "session_started") == 2  # earlier sessions kept
     assert [e["text"] for e in mine if e["event"] == "user"] == [f"message {i}" for i in range(6)]
 
@@ -133,8 +145,23 @@ def test_the_usual_save_finds_the_loaded_session_in_the_stored_events() -> None:
     start = time.time()
     stored = [*session({"k": "v"}, start), *turn("hello", start + 1)]
     loaded = stored[1:] + turn("again", start + 2)  # Rasa's loader left the slot event out
-    assert stored_before(stored, loaded) == stored[:1]
-    assert stored_before(stored, stored + turn("again", start + 2)) == []  # all of it loaded
     changed = [*stored[1:3], *turn("someone else", start + 3)]  # the stored tail differs
-    assert stored_before(stored, changed) is None
-    assert stored_before(stored, []) is None
+    later = [*stored[1:4], *turn("hello", start + 5)]  # the same turn, at another time
+    for same, view in ((same_event, lambda events: events), (same_dict, lambda events: [e.as_dict() for e in events])):
+        assert stored_before(view(stored), view(loaded), same) == view(stored[:1])
+        assert stored_before(view(stored), view(stored + turn("again", start + 2)), same) == []  # all of it loaded
+        assert stored_before(view(stored), view(changed), same) is None
+        assert stored_before(view(stored), view(later), same) is None
+        assert stored_before(view(stored), [], same) is None
+
+
+def test_events_are_read_back_as_rasa_reads_them() -> None:
+    start = time.time()
+    events = [*session({"k": "v"}, start), *turn("hello", start + 1)]
+    stored = [e.as_dict() for e in events] + [{"event": "pause", "timestamp": start + 2}, {"no": "event"}]
+    read = events_from_dicts(stored)
+    assert [e.as_dict() for e in read] == [e.as_dict() for e in deserialise_events(stored)]
+    assert type(read[-1]).__name__ == "ConversationPaused" and len(read) == len(events) + 1
+    assert event_classes()["user"] is UserUttered
+    with pytest.raises(ValueError, match="Unknown event name"):
+        events_from_dicts([{"event": "no such event"}])

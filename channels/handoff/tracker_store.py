@@ -1,17 +1,23 @@
-"""Rasa's Redis tracker store with a merge that stays cheap.
+"""Rasa's Redis tracker store, with loads and saves that stay cheap.
 
-Rasa 3.6's `RedisTrackerStore` loads only a conversation's latest session and, on
-every save, merges it into what is stored: when the loaded tracker does not hold
-every stored event (an earlier session), it compares each event with every other
-one through `as_dict` (quadratic in the conversation's length). A session's
-first message with metadata (the handoff channel's live settings; a Socket.IO
-widget's `customData`) makes Rasa put a `session_started_metadata` slot event
-before the session's start, which its loader counts as a session of its own: from
-then on every save of the conversation took that path (py-spy: most of the
-handoff channel's cost on the bot path). This store finds where the loaded events
-sit in the stored ones and keeps the stored events before them, without the
-quadratic comparison; anything else (another process saved meanwhile) goes to
-Rasa's merge as before.
+Rasa 3.6's `RedisTrackerStore` does more than a conversation's length calls for:
+- On every load it turns every stored event into an object, finding each event's
+  class by walking all of `Event`'s subclasses (most of the load's time), replays
+  them all, and when the conversation holds more than one session replays the
+  latest one again.
+- On every save it loads what is stored the same way and merges the tracker into
+  it; when the tracker does not hold every stored event (an earlier session), it
+  compares each event with every other one through `as_dict` (quadratic).
+
+A session's first message with metadata (the handoff channel's live settings, a
+Socket.IO widget's `customData`) makes Rasa put a `session_started_metadata` slot
+event before the session's start, which its loader counts as a session of its own:
+from its first message on, such a conversation paid for all of the above.
+
+This store finds each event's class in a table, replays only the latest session,
+and saves by finding where the tracker's events sit in the stored ones (as plain
+JSON, no event objects) and keeping the stored events before them. Anything else
+(another process saved meanwhile) goes to Rasa's merge, as before.
 
 Use it in endpoints.yml: `tracker_store: type: channels.handoff.tracker_store.MergingRedisTrackerStore`
 with the same settings as `type: redis`.
@@ -19,36 +25,113 @@ with the same settings as `type: redis`.
 
 from __future__ import annotations
 
+import functools
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
 from rasa.core.tracker_store import RedisTrackerStore
-from rasa.shared.core.events import Event
+from rasa.shared.core.constants import ACTION_SESSION_START_NAME
+from rasa.shared.core.conversation import Dialogue
+from rasa.shared.core.events import ActionExecuted, Event
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.utils.common import all_subclasses
+
+Item = TypeVar("Item")
+EventDict = dict[str, Any]
 
 
-def stored_before(stored: list[Event], loaded: list[Event]) -> list[Event] | None:
+def stored_before(
+    stored: Sequence[Item], loaded: Sequence[Item], same: Callable[[Item, Item], bool]
+) -> list[Item] | None:
     """The stored events that come before the loaded ones, when the loaded events
     start with the rest of the stored ones (None otherwise)."""
     if not loaded:
         return None
     first = loaded[0]
     for start in range(len(stored) - 1, -1, -1):  # the latest session starts near the end
-        candidate = stored[start]
-        if candidate.timestamp == first.timestamp and candidate == first:
+        if same(stored[start], first):
             rest = stored[start:]
-            if len(loaded) >= len(rest) and all(
-                a.timestamp == b.timestamp and a == b for a, b in zip(loaded, rest, strict=False)
-            ):
-                return stored[:start]
+            if len(loaded) >= len(rest) and all(same(a, b) for a, b in zip(loaded, rest, strict=False)):
+                return list(stored[:start])
             return None
     return None
 
 
+def same_event(a: Event, b: Event) -> bool:
+    """Rasa's event equality leaves the time out; two stored events differ by it."""
+    return a.timestamp == b.timestamp and a == b
+
+
+def same_dict(a: EventDict, b: EventDict) -> bool:
+    return a == b
+
+
+@functools.cache
+def event_classes() -> dict[str, type[Event]]:
+    """Each event type's class, as `Event.resolve_by_type` finds it (the first of
+    `Event`'s subclasses with that type name)."""
+    classes: dict[str, type[Event]] = {}
+    for cls in all_subclasses(Event):
+        classes.setdefault(cls.type_name, cls)
+    return classes
+
+
+def events_from_dicts(stored: list[EventDict]) -> list[Event]:
+    """`rasa.shared.core.events.deserialise_events`, with each class found in a table
+    (a type not in it, e.g. defined later, goes to Rasa's own lookup)."""
+    events: list[Event] = []
+    classes = event_classes()
+    for parameters in stored:
+        cls = classes.get(parameters.get("event", ""))
+        event = cls._from_parameters(parameters) if cls else Event.from_parameters(parameters)
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def latest_session(events: list[Event]) -> list[Event]:
+    """The events from the last `action_session_start` on (all of them without one):
+    the tracker Rasa's loader returns."""
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME:
+            return events[index:]
+    return events
+
+
 class MergingRedisTrackerStore(RedisTrackerStore):
-    """`RedisTrackerStore` whose save keeps earlier sessions without comparing every
-    event with every other one."""
+    """`RedisTrackerStore` that loads only what it returns and saves without
+    comparing every event with every other one."""
+
+    async def _retrieve(self, sender_id: str, fetch_all_sessions: bool) -> DialogueStateTracker | None:
+        stored = self.red.get(self.key_prefix + sender_id)
+        if stored is None:
+            return None
+        events = events_from_dicts(json.loads(stored).get("events", []))
+        tracker = self.init_tracker(sender_id)
+        tracker.recreate_from_dialogue(Dialogue(sender_id, events if fetch_all_sessions else latest_session(events)))
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker, timeout: float | None = None) -> None:
+        await self.stream_events(tracker)
+        if not timeout and self.record_exp:
+            timeout = self.record_exp
+        key = self.key_prefix + tracker.sender_id
+        stored = self.red.get(key)
+        events = [event.as_dict() for event in tracker.events]
+        if stored is not None:
+            earlier = stored_before(json.loads(stored).get("events", []), events, same_dict)
+            if earlier is None:  # not a continuation of what is stored: Rasa's merge
+                merged = self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
+                events = [event.as_dict() for event in merged.events]
+            else:
+                events = earlier + events
+        self.red.set(key, json.dumps({"events": events, "name": tracker.sender_id}), ex=timeout)
 
     @staticmethod
     def _merge_trackers(prior_tracker: DialogueStateTracker, tracker: DialogueStateTracker) -> DialogueStateTracker:
-        earlier = stored_before(list(prior_tracker.events), list(tracker.events))
+        earlier = stored_before(list(prior_tracker.events), list(tracker.events), same_event)
         if earlier is None:
             return RedisTrackerStore._merge_trackers(prior_tracker, tracker)
         if not earlier:
