@@ -18,11 +18,11 @@ from typing import Any
 
 import uvloop
 
-from bench import botpath, claims, humanpath, machine, profile, startup, waiting
+from bench import botpath, claims, humanpath, machine, profile, startup, trackerstore, waiting
 from bench.procs import describe, rss_bytes
 from bench.system import ROOT, BenchStack
 
-PHASES = ("bot", "human", "claims", "waiting", "profile", "startup")
+PHASES = ("bot", "tracker", "human", "claims", "waiting", "profile", "startup")
 SAVED = ROOT / ".handoff" / "bench-results.pickle"
 _began = time.monotonic()
 
@@ -35,6 +35,9 @@ async def run_phases(stack: BenchStack, phases: set[str], results: dict[str, Any
     if "bot" in phases:
         log("1. bot path: REST channel vs handoff channel, interleaved rounds")
         results["bot"] = await botpath.measure(stack, log=log)
+    if "tracker" in phases:
+        log("1. the tracker store: Rasa's against the handoff's, in one Rasa agent")
+        results["tracker"] = await trackerstore.measure(stack, log=log)
     if "human" in phases:
         log("2. human path: 200 conversations assigned at once, all on one process (as `make run`)")
         single = results["human_single"] = await humanpath.measure(stack, log=log, profile_exchanges=1, prefix="one")

@@ -42,6 +42,7 @@ MESSAGES = (
 )
 
 Send = Callable[[str, str], Awaitable[tuple[float, list[str]]]]
+SOLO_SESSIONS = 2  # per block of the one-customer-alone measurement
 
 
 @dataclass
@@ -179,6 +180,7 @@ class BotPathResult:
     same_replies: bool
     window_s: float = 0.0
     ramp_s: float = 0.0
+    unloaded_cpu_ms: dict[str, float] = field(default_factory=dict)  # Rasa CPU per message, one customer alone
 
     @property
     def throughput_ratio(self) -> float:
@@ -212,6 +214,7 @@ async def measure(
     window_s: float = 4.0,
     ramp_s: float = 1.0,
     per_customer: int = 5,
+    solo_blocks: int = 10,
     log: Callable[[str], None] = print,
 ) -> BotPathResult:
     rest, handoff = ChannelRun("REST"), ChannelRun("handoff")
@@ -254,12 +257,23 @@ async def measure(
                     f"  pair {pair + 1}/{pairs}: so far REST {rest.throughput:.1f}/s,"
                     f" handoff {handoff.throughput:.1f}/s"
                 )
-        # The bot's own reply latency with nobody else talking: one customer, turn by turn.
+        # The bot's own reply with nobody else talking: one customer at a time, sessions of
+        # `per_customer` messages, in blocks alternating the channels; the CPU per block.
+        log(f"  one customer alone: {solo_blocks} blocks of {SOLO_SESSIONS} sessions on each channel")
         unloaded: dict[str, list[float]] = {"REST": [], "handoff": []}
-        for turn in range(40):
-            for name in ("REST", "handoff") if turn % 2 == 0 else ("handoff", "REST"):
-                elapsed, _ = await senders[name][1](f"solo-{name}-{turn // 10}", MESSAGES[turn % len(MESSAGES)])
-                unloaded[name].append(elapsed)
+        solo_cpu: dict[str, float] = {"REST": 0.0, "handoff": 0.0}
+        solo_meter = CpuMeter({"rasa": stack.pids()["rasa"]})
+        for block in range(solo_blocks):
+            for name in ("REST", "handoff") if block % 2 == 0 else ("handoff", "REST"):
+                solo_meter.start()
+                for session in range(SOLO_SESSIONS):
+                    for turn in range(per_customer):
+                        text = MESSAGES[(session + turn) % len(MESSAGES)]
+                        elapsed, _ = await senders[name][1](f"solo-{name}-{block}-{session}", text)
+                        unloaded[name].append(elapsed)
+                solo_cpu[name] += solo_meter.stop()["rasa"]
     await redis.close()
     same = all(rest.replies[text] == handoff.replies[text] for text in set(rest.replies) | set(handoff.replies))
-    return BotPathResult(rest, handoff, pair_ratios, unloaded, customers, per_customer, same, window_s, ramp_s)
+    result = BotPathResult(rest, handoff, pair_ratios, unloaded, customers, per_customer, same, window_s, ramp_s)
+    result.unloaded_cpu_ms = {name: used / len(unloaded[name]) * 1000 for name, used in solo_cpu.items()}
+    return result
