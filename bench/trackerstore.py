@@ -1,7 +1,8 @@
 """Rasa's Redis tracker store against the handoff's (`channels/handoff/tracker_store.py`):
 one Rasa agent in a process of its own, the model of the stack, the same conversations
 (sessions of five questions, as on the bot path) taking turns between the stores, with
-and without the channel's stamp in the messages' metadata. CPU per message is the
+and without the channel's stamp in the messages' metadata (and the channel's check of
+the action server's answers installed, as in Rasa's process). CPU per message is the
 process's own clock around `Agent.handle_message`; no HTTP, no other load.
 
     .venv/bin/python -m bench.trackerstore SESSIONS   # with the stack's environment; prints JSON
@@ -53,8 +54,11 @@ async def run(sessions: int, per_session: int = 5) -> dict[str, Any]:
     from rasa.core.tracker_store import AwaitableTrackerStore, RedisTrackerStore
     from rasa.core.utils import AvailableEndpoints
 
+    from channels.handoff import action_validation
     from channels.handoff.tracker_store import MergingRedisTrackerStore
     from tests.stack import model_path
+
+    action_validation.install()  # as the handoff channel does in Rasa's process
 
     endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
     agent = await load_agent(model_path=str(model_path()), endpoints=endpoints)

@@ -12,7 +12,7 @@ from sanic import Blueprint, Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
-from channels.handoff import routes_agent, routes_customer, routes_metrics, routes_static, sockets
+from channels.handoff import action_validation, routes_agent, routes_customer, routes_metrics, routes_static, sockets
 from channels.handoff.bridge import ConversationBridge
 from channels.handoff.config import HandoffConfig
 from channels.handoff.context import ChannelContext, rasa_bridge
@@ -44,6 +44,7 @@ class HandoffInput(InputChannel):
         self._runtime: HandoffRuntime | None = None
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        action_validation.install()  # Rasa's check of the action server's answers, its schema checked once
         bp = Blueprint(f"{self.name()}_webhook", __name__)
         context = ChannelContext(self.config, on_new_message, self.bridge_for)
 
