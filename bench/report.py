@@ -145,7 +145,9 @@ def bot_section(
     lines = [
         "## 1. Bot path: the handoff channel in state `bot` against Rasa's REST channel",
         "",
-        f"One `rasa run` (tests/stack.py) serves both channels with the same model. {bot.customers} customers"
+        "One `rasa run` (tests/stack.py) serves both channels with the same model, `endpoints.yml` (the"
+        " handoff's tracker and lock stores) and the handoff channel's check of the action server's answers,"
+        f" so the ratios below are the channel's cost alone. {bot.customers} customers"
         f" talk at once without a break: each sends {bot.per_customer} messages one after another (questions the"
         " bot answers with a rule), then a new customer takes its place, so both channels open sessions at the"
         " same rate (each calls the action server's `action_session_start`). A round runs one channel: after"
@@ -262,7 +264,7 @@ def cost_paragraph(bot: BotPathResult, cpu_ratio: float) -> str:
                 f"Under load it was {cpu_ratio:.3f}{TIMES}: with {bot.customers} customers that work is shared"
                 " (the store's commands of one loop turn leave in one write, the feed reader and the analytics"
                 " counter wake once for many events)"
-                + (", and this run measured the REST channel's messages dearer still" if cpu_ratio < 1 else "")
+                + (", and in this run the REST channel's messages came out dearer" if cpu_ratio < 1 else "")
                 + ". "
             )
         else:
