@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,13 @@ MESSAGES = (
 
 Send = Callable[[str, str], Awaitable[tuple[float, list[str]]]]
 SOLO_SESSIONS = 2  # per block of the one-customer-alone measurement
+PACED_SHARE = 0.7  # the paced load offers this share of the REST channel's throughput at saturation
+
+
+def pauses(seed: int, mean_s: float) -> Callable[[], float]:
+    """A customer's pauses between messages (exponential, mean `mean_s`), the same for a seed."""
+    rng = random.Random(seed)
+    return lambda: rng.expovariate(1 / mean_s)
 
 
 @dataclass
@@ -134,18 +142,29 @@ async def run_round(
 
 
 async def run_window(
-    send: Send, prefix: str, customers: int, per_customer: int, ramp_s: float, window_s: float, run: ChannelRun
+    send: Send,
+    prefix: str,
+    customers: int,
+    per_customer: int,
+    ramp_s: float,
+    window_s: float,
+    run: ChannelRun,
+    think: Callable[[int], Callable[[], float]] | None = None,
 ) -> tuple[int, int]:
     """`customers` talking without a break (each sends `per_customer` messages, then a
     new customer takes its place); counts the answers that arrive in the window
-    [ramp_s, ramp_s + window_s] and the latencies of the messages sent in it.
-    Returns (answers in the window, answers in all)."""
+    [ramp_s, ramp_s + window_s] and the latencies of the messages sent in it. With
+    `think` (customer index -> the pauses of that customer), each customer pauses
+    after every answer. Returns (answers in the window, answers in all)."""
     began = time.perf_counter()
     opens, closes = began + ramp_s, began + ramp_s + window_s
     counted = completed = 0
 
     async def customer(index: int) -> None:
         nonlocal counted, completed
+        pause = think(index) if think is not None else None
+        if pause is not None:
+            await asyncio.sleep(pause())  # customers arrive spread out, not all at once
         for session in itertools.count():
             for turn in range(per_customer):
                 start = time.perf_counter()
@@ -164,6 +183,8 @@ async def run_window(
                     run.latencies.append(elapsed)
                     run.by_place[turn].append(elapsed)
                     run.replies[text].add(tuple(replies))
+                if pause is not None:
+                    await asyncio.sleep(pause())
 
     await asyncio.gather(*(customer(i) for i in range(customers)))
     return counted, completed
@@ -180,6 +201,9 @@ class BotPathResult:
     same_replies: bool
     window_s: float = 0.0
     ramp_s: float = 0.0
+    paced_rest: ChannelRun | None = None  # the same customers at a human pace (PACED_SHARE of REST's throughput)
+    paced_handoff: ChannelRun | None = None
+    paced_rate: float = 0.0  # messages per second offered by the paced load
     unloaded_cpu_ms: dict[str, float] = field(default_factory=dict)  # Rasa CPU per message, one customer alone
 
     @property
@@ -215,6 +239,8 @@ async def measure(
     ramp_s: float = 1.0,
     per_customer: int = 5,
     solo_blocks: int = 10,
+    paced_pairs: int = 6,
+    paced_window_s: float = 6.0,
     log: Callable[[str], None] = print,
 ) -> BotPathResult:
     rest, handoff = ChannelRun("REST"), ChannelRun("handoff")
@@ -257,6 +283,27 @@ async def measure(
                     f"  pair {pair + 1}/{pairs}: so far REST {rest.throughput:.1f}/s,"
                     f" handoff {handoff.throughput:.1f}/s"
                 )
+        # The same customers at a human pace: each pauses after every answer (the same
+        # pauses on both channels), offering PACED_SHARE of REST's throughput above: a busy
+        # server, not a saturated one, where every message would wait for all the others.
+        rate = PACED_SHARE * rest.throughput
+        log(f"  {paced_pairs} pairs of paced rounds: {customers} customers offering ~{rate:.0f} messages/s")
+        paced = {"REST": ChannelRun("REST"), "handoff": ChannelRun("handoff")}
+        for pair in range(paced_pairs):
+            for name in ("REST", "handoff") if pair % 2 == 0 else ("handoff", "REST"):
+                run = paced[name]
+                counted, completed = await run_window(
+                    senders[name][1],
+                    f"p{pair}-{name}",
+                    customers,
+                    per_customer,
+                    ramp_s,
+                    paced_window_s,
+                    run,
+                    think=lambda index, pair=pair: pauses(pair * 1000 + index, customers / rate),
+                )
+                run.rounds.append((counted, paced_window_s))
+                run.completed += completed
         # The bot's own reply with nobody else talking: one customer at a time, sessions of
         # `per_customer` messages, in blocks alternating the channels; the CPU per block.
         log(f"  one customer alone: {solo_blocks} blocks of {SOLO_SESSIONS} sessions on each channel")
@@ -275,5 +322,6 @@ async def measure(
     await redis.close()
     same = all(rest.replies[text] == handoff.replies[text] for text in set(rest.replies) | set(handoff.replies))
     result = BotPathResult(rest, handoff, pair_ratios, unloaded, customers, per_customer, same, window_s, ramp_s)
+    result.paced_rest, result.paced_handoff, result.paced_rate = paced["REST"], paced["handoff"], rate
     result.unloaded_cpu_ms = {name: used / len(unloaded[name]) * 1000 for name, used in solo_cpu.items()}
     return result
