@@ -300,7 +300,7 @@ async def measure(
                     ramp_s,
                     paced_window_s,
                     run,
-                    think=lambda index, pair=pair: pauses(pair * 1000 + index, customers / rate),
+                    think=lambda index, pair=pair: pauses(pair * 1000 + index, customers / rate),  # type: ignore[misc]
                 )
                 run.rounds.append((counted, paced_window_s))
                 run.completed += completed
