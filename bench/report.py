@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.botpath import BotPathResult
+from bench.botpath import PACED_SHARE, BotPathResult, ChannelRun
 from bench.checks import TIMES, Check
 from bench.claims import ClaimsResult
 from bench.humanpath import HumanPathResult
@@ -227,6 +227,9 @@ def bot_section(
             "Redis commands per message that the handoff channel adds (all clients, scripts' inner commands"
             " included): " + ", ".join(f"`{name}` +{n:.1f}" for name, n in extra) + ".",
         ]
+    paced_rest, paced_handoff = getattr(bot, "paced_rest", None), getattr(bot, "paced_handoff", None)
+    if paced_rest is not None and paced_handoff is not None and paced_rest.latencies and paced_handoff.latencies:
+        lines += paced_lines(bot, paced_rest, paced_handoff)
     lines += ["", cost_paragraph(bot, cpu_ratio)]
     if tracker is not None:
         lines += tracker_store_lines(tracker)
@@ -243,6 +246,39 @@ def bot_section(
             " several percent either way.",
         ]
     return "\n".join(lines)
+
+
+def paced_lines(bot: BotPathResult, rest: ChannelRun, handoff: ChannelRun) -> list[str]:
+    """The same customers at a human pace: a busy server, not a saturated one."""
+    rows = []
+    for run in (rest, handoff):
+        s = run.summary
+        rows.append(
+            [
+                f"{run.name} channel",
+                f"{len(run.latencies):,}",
+                f"{run.throughput:.1f}/s",
+                ms(s.p50),
+                ms(s.p90),
+                ms(s.p99),
+            ]
+        )
+    ratio = handoff.summary.p50 / rest.summary.p50
+    return [
+        "",
+        f"**At a human pace** (reported beside the target): the same {bot.customers} customers, each pausing after"
+        f" every answer (exponential pauses, the same on both channels), offering ~{bot.paced_rate:.0f} messages/s,"
+        f" {PACED_SHARE:.0%} of the REST channel's throughput above; {len(rest.rounds)} pairs of rounds.",
+        "",
+        table(["channel", "messages", "throughput", "p50", "p90", "p99"], rows),
+        "",
+        f"p50 ratio handoff / REST at this pace: {ratio:.3f}; the difference,"
+        f" {ms(handoff.summary.p50 - rest.summary.p50)}, is what a message waits behind other customers' messages"
+        " at the channel's two Redis round trips (one before Rasa, one after): Rasa handles a message without"
+        " yielding its event loop (~15 ms here), so a reply from Redis waits for the message Rasa is on to end."
+        " Through the REST channel a message waits once, when it arrives; through the handoff channel up to three"
+        " times.",
+    ]
 
 
 def cost_paragraph(bot: BotPathResult, cpu_ratio: float) -> str:
