@@ -273,11 +273,12 @@ def paced_lines(bot: BotPathResult, rest: ChannelRun, handoff: ChannelRun) -> li
         table(["channel", "messages", "throughput", "p50", "p90", "p99"], rows),
         "",
         f"p50 ratio handoff / REST at this pace: {ratio:.3f}; the difference,"
-        f" {ms(handoff.summary.p50 - rest.summary.p50)}, is what a message waits behind other customers' messages"
-        " at the channel's two Redis round trips (one before Rasa, one after): Rasa handles a message without"
-        " yielding its event loop (~15 ms here), so a reply from Redis waits for the message Rasa is on to end."
-        " Through the REST channel a message waits once, when it arrives; through the handoff channel up to three"
-        " times.",
+        f" {ms(handoff.summary.p50 - rest.summary.p50)}, is far more than the channel's CPU per message (below). The"
+        " likely reason: Rasa handles a message without yielding its event loop (~15 ms here), so at each of the"
+        " channel's two Redis round trips (one before Rasa, one after) the reply waits until the message Rasa is"
+        " on has ended. Through the REST channel a message waits once, when it arrives; through the handoff"
+        " channel up to three times. (Making the two round trips blocking calls, as Rasa's own Redis stores are,"
+        " was tried and made it worse.)",
     ]
 
 
