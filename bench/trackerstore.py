@@ -63,12 +63,14 @@ async def run(sessions: int, per_session: int = 5) -> dict[str, Any]:
 
     rasa_check = RemoteAction._validate_action_result
     action_validation.install()  # as the handoff channel does in Rasa's process
-    checks = {False: RemoteAction._validate_action_result, True: rasa_check}
+    checks = {False: action_validation.validate_action_result, True: rasa_check}
 
     endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
     agent = await load_agent(model_path=str(model_path()), endpoints=endpoints)
-    settings = endpoints.tracker_store.kwargs if endpoints.tracker_store else {}
-    host, port = str(endpoints.tracker_store.url if endpoints.tracker_store else "127.0.0.1"), int(settings["port"])
+    store_config = endpoints.tracker_store
+    if store_config is None:
+        raise RuntimeError("endpoints.yml names no tracker store")
+    host, port = str(store_config.url), int(store_config.kwargs["port"])
     stores = {
         name: AwaitableTrackerStore(cls(agent.domain, host=host, port=port, key_prefix=f"bench-{name}:"))
         for name, cls in (("rasa", RedisTrackerStore), ("ours", MergingRedisTrackerStore))
