@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from sanic import Sanic
 from channels.handoff.auth import mint_agent_token
 from channels.handoff.channel import HandoffInput
 from channels.handoff.config import HandoffConfig
+from channels.handoff.service import OnNewMessage
 from channels.handoff.store import QueuedMessage
 from tests.api_client import ApiClient
 from tests.redis_server import free_port
@@ -132,16 +134,24 @@ def agent_token(agent_id: str, role: str = "agent", name: str | None = None) -> 
 class ChannelServer:
     """A running server with the handoff channel, and helpers to talk to it."""
 
-    def __init__(self, redis_url: str, sweep_interval_s: float = 3600.0, **settings: Any) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        sweep_interval_s: float = 3600.0,
+        around_bot: Callable[[StubBot], OnNewMessage] | None = None,
+        **settings: Any,
+    ) -> None:
+        """`around_bot` wraps the stub bot in what Rasa is given (e.g. to make it hold the loop)."""
         self.bridge = FakeBridge()
         self.bot = StubBot(self.bridge)
+        handler: OnNewMessage = around_bot(self.bot) if around_bot is not None else self.bot
         self.port = free_port()
         self.config = HandoffConfig(
             redis_url=redis_url, jwt_secret=SECRET, sweep_interval_s=sweep_interval_s, **settings
         )
         self.channel = HandoffInput(self.config, bridge_for=lambda app: self.bridge)
         self.app = Sanic(f"handoff_test_{next(_app_numbers)}")
-        self.app.blueprint(self.channel.blueprint(self.bot), url_prefix="/webhooks/handoff")
+        self.app.blueprint(self.channel.blueprint(handler), url_prefix="/webhooks/handoff")
         self.server: Any = None
         self.http: aiohttp.ClientSession | None = None
         self.api: ApiClient | None = None

@@ -52,7 +52,9 @@ class HandoffInput(InputChannel):
         async def start(app: Sanic, _: Any) -> None:
             runtime = self._runtime = app.ctx.handoff = HandoffRuntime.start(self.config)
             app.ctx.handoff_config = self.config
-            service = HandoffService(runtime.store, lambda: self.bridge_for(app), self.config, runtime.background)
+            service = HandoffService(
+                runtime.store, lambda: self.bridge_for(app), self.config, runtime.background, runtime.turns
+            )
             runtime.every(self.config.sweep_interval_s, service.sweep, "the desk sweep")
             if self.config.recorder:
                 runtime.recorder = Recorder(runtime.store, service.record_in_tracker)

@@ -50,7 +50,9 @@ def blueprint_with_handoff(
 def channel_service(app: Sanic) -> HandoffService:
     """The handoff for another Rasa channel's blueprint (Socket.IO, REST) on this app."""
     runtime = runtime_of_app(app)
-    return HandoffService(runtime.store, lambda: rasa_bridge(app), app.ctx.handoff_config, runtime.background)
+    return HandoffService(
+        runtime.store, lambda: rasa_bridge(app), app.ctx.handoff_config, runtime.background, runtime.turns
+    )
 
 
 def runtime_of_app(app: Sanic) -> HandoffRuntime:
@@ -71,4 +73,6 @@ class ChannelContext:
     def service(self, request: Request) -> HandoffService:
         runtime = runtime_of(request)
         app = request.app
-        return HandoffService(runtime.store, lambda: self.bridge_for(app), self.config, runtime.background)
+        return HandoffService(
+            runtime.store, lambda: self.bridge_for(app), self.config, runtime.background, runtime.turns
+        )

@@ -20,6 +20,7 @@ from channels.handoff.recorder import Recorder
 from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.service import BackgroundTasks
 from channels.handoff.store import HandoffStore
+from channels.handoff.turns import RasaTurns
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class HandoffRuntime:
     background: BackgroundTasks
     analytics: Analytics
     recorder: Recorder | None = None
+    turns: RasaTurns = field(default_factory=RasaTurns)
     periodic: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
 

@@ -30,6 +30,7 @@ from channels.handoff.output import (
 from channels.handoff.reading import nlu_reading, readings_by_text_order
 from channels.handoff.settings import DeskSettings
 from channels.handoff.store import Admission, Conversation, HandoffStore, IncomingResult, Message, Quota, now_ms
+from channels.handoff.turns import RasaTurns, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +92,13 @@ class HandoffService:
         bridge: Callable[[], ConversationBridge],
         config: HandoffConfig,
         background: BackgroundTasks,
+        turns: RasaTurns,
     ) -> None:
         self.store = store
         self._bridge = bridge
         self.config = config
         self.background = background
+        self.turns = turns
 
     @property
     def bridge(self) -> ConversationBridge:
@@ -132,7 +135,24 @@ class HandoffService:
         quota: Quota | None = None,
     ) -> dict[str, Any]:
         """Takes a customer message: to the bot in state `bot`, to the humans otherwise.
-        `quota` (the rate limit) counts the request once the caller is known to own the sender."""
+        `quota` (the rate limit) counts the request once the caller is known to own the sender.
+        Messages for the bot take turns in Rasa in the order they came (see turns.py)."""
+        async with self.turns.turn() as turn:
+            return await self._take_customer_message(
+                sender, text, token, message_id, metadata, on_new_message, quota, turn
+            )
+
+    async def _take_customer_message(
+        self,
+        sender: str,
+        text: str,
+        token: str | None,
+        message_id: str | None,
+        metadata: dict[str, Any],
+        on_new_message: OnNewMessage,
+        quota: Quota | None,
+        turn: Turn,
+    ) -> dict[str, Any]:
         if token is None and message_id is not None:
             # The first answer (with the token) was lost: its retry gets it again.
             earlier = await self.store.earlier_answer(sender, message_id)
@@ -155,7 +175,7 @@ class HandoffService:
                 sender, text, extra, metadata, admission, desk=self.config.desk
             )
             issued = issued or incoming.issued_token
-            answer = await self._deliver(sender, text, message_id, metadata, on_new_message, incoming)
+            answer = await self._deliver(sender, text, message_id, metadata, on_new_message, incoming, turn)
         except BaseException:
             if message_id is not None:
                 await self.store.forget_request(sender, message_id)
@@ -176,10 +196,13 @@ class HandoffService:
         metadata: dict[str, Any],
         on_new_message: OnNewMessage,
         incoming: IncomingResult,
+        turn: Turn,
     ) -> dict[str, Any]:
         """The answer to a stored customer message: with a human, the message waits for
-        them (queued for the tracker already, see the recorder); with the bot, Rasa's."""
+        them (queued for the tracker already, see the recorder); with the bot, Rasa's,
+        in the message's turn."""
         if incoming.state != "bot":
+            turn.not_for_rasa()
             answer: dict[str, Any] = {
                 "sender": sender,
                 "state": incoming.state,
@@ -189,6 +212,7 @@ class HandoffService:
             if incoming.state == "waiting":
                 answer["queue_position"] = await self.store.waiting_position(sender)
             return answer
+        await turn.start_in_rasa()
         if incoming.resume_pending:
             await self.finish_release(sender)
         settings = self.settings_for(incoming)
@@ -202,6 +226,7 @@ class HandoffService:
             metadata={**metadata, "handoff": settings.to_metadata()},
         )
         await on_new_message(user_message)
+        turn.rasa_answered()
         visible = collector.visible
         entries = [as_transcript_entry(m) for m in visible]
         ids = await self.store.add_bot_messages(sender, entries)
