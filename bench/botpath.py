@@ -212,14 +212,36 @@ class BotPathResult:
 
     @property
     def p50_ratio(self) -> float:
+        """At saturation: reported, not the target (see `paced_p50_ratio`)."""
         return self.handoff.summary.p50 / self.rest.summary.p50
+
+    @property
+    def paced_p50_ratio(self) -> float:
+        """At PACED_SHARE of REST's saturated throughput: the p50 target's measure. At
+        saturation every customer's message waits for all the others' (Little's law:
+        the mean latency is customers / throughput), so the p50 there says in which
+        order the server takes messages, not what the channel costs."""
+        if self.paced_rest is None or self.paced_handoff is None:
+            return float("nan")
+        return self.paced_handoff.summary.p50 / self.paced_rest.summary.p50
 
     def checks(self) -> list[Check]:
         return [
             Check(
-                "1", "bot path throughput, handoff / REST", self.throughput_ratio, 0.97, TIMES, higher_is_better=True
+                "1",
+                "bot path throughput at saturation, handoff / REST",
+                self.throughput_ratio,
+                0.97,
+                TIMES,
+                higher_is_better=True,
             ),
-            Check("1", "bot path p50 latency, handoff / REST", self.p50_ratio, 1.03, TIMES),
+            Check(
+                "1",
+                f"bot path p50 latency at {PACED_SHARE:.0%} load, handoff / REST",
+                self.paced_p50_ratio,
+                1.03,
+                TIMES,
+            ),
         ]
 
     def distributions(self) -> dict[str, list[float]]:
@@ -239,7 +261,7 @@ async def measure(
     ramp_s: float = 1.0,
     per_customer: int = 5,
     solo_blocks: int = 10,
-    paced_pairs: int = 6,
+    paced_pairs: int = 10,
     paced_window_s: float = 6.0,
     log: Callable[[str], None] = print,
 ) -> BotPathResult:

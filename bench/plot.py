@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
+from bench.botpath import PACED_SHARE
+
 Series = tuple[str, Sequence[float]]
 
 
@@ -38,16 +40,25 @@ def _panel(axes: Axes, title: str, series: list[Series], limits: Sequence[float]
     axes.legend(fontsize=7, loc="lower right")
 
 
+def paced_series(bot: Any) -> list[Series]:
+    """The bot path at the paced load (the p50 target's), when the run has it."""
+    if getattr(bot, "paced_rest", None) is None or bot.paced_handoff is None:
+        return []
+    share = f"{PACED_SHARE:.0%} load"
+    return [(f"REST, {share}", bot.paced_rest.latencies), (f"handoff, {share}", bot.paced_handoff.latencies)]
+
+
 def draw(results: dict[str, Any], path: Path) -> Path:
     figure, grid = plt.subplots(2, 2, figsize=(13, 9))
     bot, human, claims, waiting = (results.get(k) for k in ("bot", "human", "claims", "waiting"))
     if bot is not None:
         _panel(
             grid[0][0],
-            f"1. Bot path, {bot.customers} customers at once: REST vs handoff channel",
+            f"1. Bot path, {bot.customers} customers at once: REST vs handoff channel (state bot)",
             [
-                ("REST channel", bot.rest.latencies),
-                ("handoff channel (state bot)", bot.handoff.latencies),
+                ("REST, saturated", bot.rest.latencies),
+                ("handoff, saturated", bot.handoff.latencies),
+                *paced_series(bot),
                 ("REST, one customer alone", bot.unloaded["REST"]),
                 ("handoff, one customer alone", bot.unloaded["handoff"]),
             ],
