@@ -256,7 +256,7 @@ class BotPathResult:
 async def measure(
     stack: BenchStack,
     customers: int = 20,
-    pairs: int = 12,
+    pairs: int = 20,
     window_s: float = 4.0,
     ramp_s: float = 1.0,
     per_customer: int = 5,
