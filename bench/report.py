@@ -884,10 +884,10 @@ tests/test_analytics.py` pass):
   one. Messages for the bot now start in Rasa in the order they arrived, and none starts while an
   answer is finishing (`tests/test_turns.py`: in arrival order though the earlier message has more
   steps; each answer stored before the next message starts). The same day, at 70% load the p50 ratio
-  went from 1.252 (`--only bot`, the code before) to 0.942 and 1.014 (`--only bot`) and 1.015 and
-  1.179 (two full runs, the last one above); 1.070 with only the finishing rule. At saturation it went
-  from 1.145 to 1.107-1.119, where the handoff channel's p99 is now about half of REST's (see *why the
-  p50 target is measured below saturation*)."""
+  went from 1.252 (`--only bot`, the code before) to 0.942 (`--only bot`), 1.014 and 1.179 (two full
+  runs, the last one above); 1.070 with only the finishing rule. At saturation it went from 1.145 to
+  1.107-1.119, where the handoff channel's p99 is now about half of REST's (see *why the p50 target is
+  measured below saturation*)."""
 
 
 METHOD = """## How it is measured
