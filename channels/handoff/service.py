@@ -138,55 +138,40 @@ class HandoffService:
         `quota` (the rate limit) counts the request once the caller is known to own the sender.
         Messages for the bot take turns in Rasa in the order they came (see turns.py)."""
         async with self.turns.turn() as turn:
-            return await self._take_customer_message(
-                sender, text, token, message_id, metadata, on_new_message, quota, turn
-            )
-
-    async def _take_customer_message(
-        self,
-        sender: str,
-        text: str,
-        token: str | None,
-        message_id: str | None,
-        metadata: dict[str, Any],
-        on_new_message: OnNewMessage,
-        quota: Quota | None,
-        turn: Turn,
-    ) -> dict[str, Any]:
-        if token is None and message_id is not None:
-            # The first answer (with the token) was lost: its retry gets it again.
-            earlier = await self.store.earlier_answer(sender, message_id)
-            if earlier is not None and earlier.get("customer_token"):
-                return earlier
-        extra = {"message_id": message_id} if message_id else {}
-        new_token = new_customer_token(sender)
-        admission: Admission | None = Admission(token, new_token, quota or Quota("-", 0))
-        issued: str | None = None
-        if message_id is not None:
-            # Let in first, then reserved: a retry of this message gets the earlier answer.
-            issued = await self.store.authenticate_customer(sender, token, new_token, quota)
-            earlier = await self.store.reserve_request(sender, message_id)
-            if earlier is not None:
-                return earlier
-            admission = None
-        try:
-            # Otherwise let in and stored (with a human, queued for the tracker) in one step.
-            incoming = await self.store.receive_customer_message(
-                sender, text, extra, metadata, admission, desk=self.config.desk
-            )
-            issued = issued or incoming.issued_token
-            answer = await self._deliver(sender, text, message_id, metadata, on_new_message, incoming, turn)
-        except BaseException:
+            if token is None and message_id is not None:
+                # The first answer (with the token) was lost: its retry gets it again.
+                earlier = await self.store.earlier_answer(sender, message_id)
+                if earlier is not None and earlier.get("customer_token"):
+                    return earlier
+            extra = {"message_id": message_id} if message_id else {}
+            new_token = new_customer_token(sender)
+            admission: Admission | None = Admission(token, new_token, quota or Quota("-", 0))
+            issued: str | None = None
             if message_id is not None:
-                await self.store.forget_request(sender, message_id)
+                # Let in first, then reserved: a retry of this message gets the earlier answer.
+                issued = await self.store.authenticate_customer(sender, token, new_token, quota)
+                earlier = await self.store.reserve_request(sender, message_id)
+                if earlier is not None:
+                    return earlier
+                admission = None
+            try:
+                # Otherwise let in and stored (with a human, queued for the tracker) in one step.
+                incoming = await self.store.receive_customer_message(
+                    sender, text, extra, metadata, admission, desk=self.config.desk
+                )
+                issued = issued or incoming.issued_token
+                answer = await self._deliver(sender, text, message_id, metadata, on_new_message, incoming, turn)
+            except BaseException:
+                if message_id is not None:
+                    await self.store.forget_request(sender, message_id)
+                if issued:
+                    await self.store.unbind_customer_token(sender, issued)
+                raise
             if issued:
-                await self.store.unbind_customer_token(sender, issued)
-            raise
-        if issued:
-            answer["customer_token"] = issued
-        if message_id is not None:
-            await self.store.store_answer(sender, message_id, answer)
-        return answer
+                answer["customer_token"] = issued
+            if message_id is not None:
+                await self.store.store_answer(sender, message_id, answer)
+            return answer
 
     async def _deliver(
         self,
