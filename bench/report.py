@@ -209,22 +209,7 @@ def bot_section(
             "At saturation, p50 latency by the message's place in its customer's session (the first opens the"
             " session: the action server's `action_session_start`):",
             "",
-            table(
-                ["channel", *(f"message {place + 1}" for place in places)],
-                [
-                    [f"{run.name} channel", *(ms(Summary.of(run.by_place[place]).p50) for place in places)]
-                    for run in (bot.rest, bot.handoff)
-                ]
-                + [
-                    [
-                        "handoff / REST",
-                        *(
-                            f"{Summary.of(bot.handoff.by_place[p]).p50 / Summary.of(bot.rest.by_place[p]).p50:.3f}"
-                            for p in places
-                        ),
-                    ]
-                ],
-            ),
+            by_place_table(bot.rest, bot.handoff, places),
         ]
     handoff, rest = profiles.get("bot path, handoff channel"), profiles.get("bot path, REST channel")
     if handoff is not None and rest is not None:
@@ -285,6 +270,15 @@ def missed_reason(bot: BotPathResult, check: Check) -> str:
     )
 
 
+def by_place_table(rest: ChannelRun, handoff: ChannelRun, places: list[int]) -> str:
+    """p50 latency by a message's place in its session, each channel and their ratio."""
+    p50 = {run.name: [Summary.of(run.by_place[place]).p50 for place in places] for run in (rest, handoff)}
+    rows = [[f"{name} channel", *(ms(value) for value in values)] for name, values in p50.items()]
+    ratios = (f"{h / r:.3f}" for h, r in zip(p50[handoff.name], p50[rest.name], strict=True))
+    rows.append(["handoff / REST", *ratios])
+    return table(["channel", *(f"message {place + 1}" for place in places)], rows)
+
+
 def paced_lines(bot: BotPathResult, rest: ChannelRun, handoff: ChannelRun) -> list[str]:
     """The same customers at a human pace, PACED_SHARE of saturation: the p50 target."""
     rows = []
@@ -302,16 +296,6 @@ def paced_lines(bot: BotPathResult, rest: ChannelRun, handoff: ChannelRun) -> li
             ]
         )
     places = sorted(set(rest.by_place) & set(handoff.by_place))
-    by_place = [
-        [f"{run.name} channel", *(ms(Summary.of(run.by_place[place]).p50) for place in places)]
-        for run in (rest, handoff)
-    ]
-    by_place.append(
-        [
-            "handoff / REST",
-            *(f"{Summary.of(handoff.by_place[p]).p50 / Summary.of(rest.by_place[p]).p50:.3f}" for p in places),
-        ]
-    )
     solo = {k: Summary.of(v) for k, v in bot.unloaded.items()}
     return [
         "",
@@ -331,7 +315,7 @@ def paced_lines(bot: BotPathResult, rest: ChannelRun, handoff: ChannelRun) -> li
         "",
         "p50 latency by the message's place in its session at this load:",
         "",
-        table(["channel", *(f"message {place + 1}" for place in places)], by_place),
+        by_place_table(rest, handoff, places),
     ]
 
 
