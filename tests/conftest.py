@@ -3,6 +3,7 @@ store's own suite, also a private three-node Redis Cluster."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import aiohttp
@@ -10,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster as ClusterClient
 
+from channels.handoff.keys import KeySpace
 from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.store import HandoffStore, RedisClient
 from tests.api_client import ApiClient
@@ -73,6 +75,13 @@ async def store_redis(request: pytest.FixtureRequest, redis_server: RedisServer)
 async def channel(redis_client: Redis, redis_server: RedisServer) -> AsyncIterator[ChannelServer]:
     server = ChannelServer(redis_server.url)
     await server.start()
+    # The keys a server writes on its own as it starts (its counting lease, the
+    # recorders' queue): suites that count keys start once both are there.
+    keys = KeySpace()
+    deadline = asyncio.get_running_loop().time() + 5
+    while await redis_client.exists(keys.stats_leader, keys.recordings) < 2:
+        assert asyncio.get_running_loop().time() < deadline, "the server's background work did not start"
+        await asyncio.sleep(0.01)
     yield server
     await server.stop()
 

@@ -388,3 +388,25 @@ def test_texts_are_grouped_by_what_they_say() -> None:
     assert normalize_text("  Where IS my   parcel?! ") == normalize_text("where is my parcel") == "where is my parcel"
     assert normalize_text("?!") == ""
     assert len(normalize_text("x" * 5000)) == 300
+
+
+async def test_the_counting_lease_is_renewed_before_it_runs_out(redis_server: RedisServer, redis_client: Redis) -> None:
+    """The counter renews its lease once half of it has run, not on every batch: it
+    must still hold it long after the first lease would have expired, and count."""
+    clients = [Redis.from_url(redis_server.url) for _ in range(2)]
+    first, second = (Analytics(HandoffStore(client), block_ms=100, lease_ms=600, linger_s=0.05) for client in clients)
+    store = HandoffStore(redis_client)
+    first.start()
+    try:
+        for n in range(8):  # 2 s: more than three leases' length
+            await store.receive_customer_message(f"renew-{n}", "hello")
+            await asyncio.sleep(0.25)
+            assert not await second.leading()
+        await settled(redis_client)
+        leader = await redis_client.get(store.keys.stats_leader)
+        assert leader is not None and leader.decode() == first.identity
+    finally:
+        await first.stop()
+        for client in clients:
+            await client.close()
+    assert (await Analytics(store).snapshot()).totals["customer_messages:bot"] == 8

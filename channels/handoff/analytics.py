@@ -18,6 +18,12 @@ when an agent joined, need the events in order. A Lua script rather than
 WATCH/MULTI, because every key carries the bot's hash tag: it works on a Redis
 Cluster too.)
 
+The counter runs beside the bot on the same event loop, where a Redis round trip
+costs more than the counting it carries: it counts in batches, at most one a
+second (the figures trail the feed by about that much), and keeps the lease and
+the cursor it last applied in memory, so a batch takes four round trips (wait,
+events, open handoffs, apply) whatever its size.
+
 What the feed cannot tell is read when the figures are asked for: the queue
 length, the longest wait now and the number of stored training examples.
 Training examples added and exported are counted by `record_training` (the HTTP
@@ -34,6 +40,7 @@ import logging
 import os
 import socket
 import statistics
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -352,7 +359,7 @@ class Analytics:
         retry_s: float = 0.5,
         batch: int = 500,
         top_kept: int = TOP_FALLBACKS_KEPT,
-        linger_s: float = 0.25,
+        linger_s: float = 1.0,
         lease_ms: int = 5000,
     ) -> None:
         self.store = store
@@ -370,6 +377,8 @@ class Analytics:
             (resources.files("channels.handoff") / "lua" / "count_events.lua").read_text()
         )
         self._follower = FollowerTask(self._follow)
+        self._lease_sure_until = 0.0  # monotonic time until which the lease is surely this process's
+        self._cursor: str | None = None  # the counted cursor as this process last applied it
 
     # -- the counting task -------------------------------------------------------
 
@@ -377,6 +386,7 @@ class Analytics:
         self._follower.start()
 
     async def stop(self) -> None:
+        self._lease_sure_until, self._cursor = 0.0, None
         if await self._follower.stop():
             try:  # hand the lease on at once rather than when it runs out
                 if _text(await self.redis.get(self.keys.stats_leader) or b"") == self.identity:
@@ -387,13 +397,19 @@ class Analytics:
     async def leading(self) -> bool:
         """True while this process holds the counting lease. One process counts at a
         time (each batch is also applied only once, so a brief second counter is
-        harmless); when it stops, another takes over within `lease_ms`."""
-        key = self.keys.stats_leader
-        if await self.redis.set(key, self.identity, nx=True, px=self.lease_ms):
+        harmless); when it stops, another takes over within `lease_ms`. The lease is
+        renewed once half of it has run, not on every batch: each Redis round trip
+        costs the server's event loop far more than the work it carries."""
+        asked = time.monotonic()
+        if asked < self._lease_sure_until:
             return True
-        if _text(await self.redis.get(key) or b"") != self.identity:
-            return False
-        await self.redis.pexpire(key, self.lease_ms)
+        key = self.keys.stats_leader
+        if not await self.redis.set(key, self.identity, nx=True, px=self.lease_ms):
+            if _text(await self.redis.get(key) or b"") != self.identity:
+                self._lease_sure_until = 0.0
+                return False
+            await self.redis.pexpire(key, self.lease_ms)
+        self._lease_sure_until = asked + self.lease_ms / 2000
         return True
 
     async def _follow(self) -> None:
@@ -405,7 +421,7 @@ class Analytics:
                 cursor = await self.catch_up()
                 # Sleeps until an event arrives after the cursor (or the stream appears).
                 await self.redis.xread({self.keys.events: cursor}, count=1, block=self.block_ms)
-                # Then lets a busy feed gather for a moment: one batch counts them all. Counted
+                # Then lets a busy feed gather for a while: one batch counts them all. Counted
                 # one by one, each event cost the server ~5 Redis round trips on its event loop.
                 await asyncio.sleep(self.linger_s)
             except asyncio.CancelledError:
@@ -428,8 +444,10 @@ class Analytics:
         """Counts up to `batch` events after the cursor, atomically with moving it.
         Returns (nothing left to count, cursor)."""
         k = self.keys
-        stored = await self.redis.get(k.stats_cursor)
-        cursor = _text(stored) if stored is not None else "0-0"
+        cursor = self._cursor
+        if cursor is None:
+            stored = await self.redis.get(k.stats_cursor)
+            cursor = _text(stored) if stored is not None else "0-0"
         entries = await self.redis.xrange(k.events, min=f"({cursor}", max="+", count=self.batch)
         if not entries:
             return True, cursor
@@ -446,7 +464,9 @@ class Analytics:
         trimmed = await self._trimmed_fallbacks(tally)
         keys, payload = self._changes(tally, trimmed, cursor, last)
         if not await self._apply(keys=keys, args=[json.dumps(payload)]):
-            return False, cursor  # another process counted these first
+            self._cursor = None  # another process counted these first: read where it got to
+            return False, cursor
+        self._cursor = last
         return len(entries) < self.batch, last
 
     async def _trimmed_fallbacks(self, tally: Tally) -> list[str]:

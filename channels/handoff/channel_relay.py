@@ -40,7 +40,7 @@ async def relay_feed(runtime: HandoffRuntime, channel: str, deliver: Deliver, on
     message)`. Every process relays: for Socket.IO the one holding the socket delivers;
     with `once` (callback), the first process to mark the message in Redis does."""
     members = ChannelMembers(runtime, channel)
-    subscription = runtime.hub.subscribe()
+    subscription = await runtime.hub.subscribe()
     try:
         while not runtime.stopping:  # also ends it if redis-py swallows the cancellation
             event = await subscription.queue.get()

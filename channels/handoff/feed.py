@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from redis.exceptions import RedisError
 
 from channels.handoff.follower import FollowerTask
-from channels.handoff.store import FeedEvent, HandoffStore, _text
+from channels.handoff.store import FeedEvent, HandoffStore
 
 logger = logging.getLogger(__name__)
 
@@ -41,18 +41,37 @@ class Subscription:
 
 
 class FeedHub:
-    """Follows the event stream (XREAD BLOCK) and fans events out to queues."""
+    """Follows the event stream (XREAD BLOCK) and fans events out to queues.
+
+    While no socket on this process listens (a process that only serves the bot,
+    say) the hub reads nothing: every event would wake it for no one (two wakes per
+    bot message, each a Redis reply on the server's event loop). The first
+    subscriber after that moves it to the stream's end before it subscribes, so it
+    starts from an event no later than anything the subscriber then reads itself."""
 
     def __init__(self, store: HandoffStore, block_ms: int = 1000, retry_s: float = 0.2) -> None:
         self.store = store
         self.block_ms = block_ms
         self.retry_s = retry_s
         self._subscribers: set[Subscription] = set()
+        self._listened = asyncio.Event()  # set while the follower reads (or is about to)
+        self._last: str | None = None  # the last event read; None: read from the stream's end
         self._follower = FollowerTask(self._follow)
 
-    def subscribe(self, accepts: Callable[[FeedEvent], bool] | None = None) -> Subscription:
+    async def subscribe(self, accepts: Callable[[FeedEvent], bool] | None = None) -> Subscription:
+        """A subscription to every event from now on. (Events from before are the
+        subscriber's to read from Redis: the hub never starts after its first read.)"""
+        if not self._listened.is_set():
+            position: str | None
+            try:
+                position = await self.store.last_event_id()
+            except (RedisError, OSError):
+                position = self._last  # where it stopped: subscribers skip what they hold
+            if not self._listened.is_set():
+                self._last = position
         subscription = Subscription(accepts=accepts)
         self._subscribers.add(subscription)
+        self._listened.set()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -65,20 +84,17 @@ class FeedHub:
         await self._follower.stop()
 
     async def _follow(self) -> None:
-        last: str | None = None
         while not self._follower.stopping:
             try:
-                if last is None:
-                    last = await self.store.last_event_id()
-                entries = await self.store.wait_for_entries(last, self.block_ms)
-                if entries and not self._subscribers:
-                    # No socket open on this process: nothing to decode. (A socket that
-                    # subscribes later replays what it missed from Redis.)
-                    last = _text(entries[-1][0])
-                    continue
+                if not self._subscribers:
+                    self._listened.clear()
+                    await self._listened.wait()
+                if self._last is None:
+                    self._last = await self.store.last_event_id()
+                entries = await self.store.wait_for_entries(self._last, self.block_ms)
                 for entry_id, fields in entries:
                     event = FeedEvent.from_stream(entry_id, fields)
-                    last = event.id
+                    self._last = event.id
                     self._publish(event)
             except asyncio.CancelledError:
                 raise

@@ -25,7 +25,7 @@ from sanic.request import Request
 from channels.handoff.auth import sender_of_customer_token, verify_agent_token
 from channels.handoff.context import ChannelContext
 from channels.handoff.errors import BadRequest, HandoffError, Unauthorized
-from channels.handoff.feed import stream_position
+from channels.handoff.feed import Subscription, stream_position
 from channels.handoff.http import runtime_of
 from channels.handoff.store import FeedEvent, HandoffStore
 from channels.handoff.validation import stream_id
@@ -116,13 +116,12 @@ async def feed_events(
     backlog: Callable[[str], Awaitable[list[Any]]],
     position_of: Callable[[Any], str | None],
     live: Callable[[FeedEvent], Any | None],
-    accepts: Callable[[FeedEvent], bool] | None = None,
+    subscription: Subscription,
 ) -> AsyncIterator[Any]:
-    """Items after `after` (from `backlog`), then live ones, each once and in order.
-    Items whose position is None (state notices) are passed through as they come.
-    `accepts` narrows the live events this socket is woken for (None: all)."""
+    """Items after `after` (from `backlog`), then live ones (from `subscription`, made
+    before `after` was read), each once and in order. Items whose position is None
+    (state notices) are passed through as they come. Ends the subscription."""
     runtime = runtime_of(request)
-    subscription = runtime.hub.subscribe(accepts)
     try:
         last = after
         while last is not None:
@@ -208,7 +207,8 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
                 presence.cancel()
 
         async def push_events() -> None:
-            events = feed_events(request, ws, after, store.events_after, lambda e: e.id, lambda e: e)
+            subscription = await runtime_of(request).hub.subscribe()
+            events = feed_events(request, ws, after, store.events_after, lambda e: e.id, lambda e: e, subscription)
             async for event in events:
                 await ws.send(event.agent_frame)  # encoded once for every agent socket of the process
 
@@ -216,14 +216,14 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
 
     @bp.websocket("/customer/ws")
     async def customer_socket(request: Request, ws: Any) -> None:
-        store: HandoffStore = runtime_of(request).store
+        runtime = runtime_of(request)
+        store: HandoffStore = runtime.store
         try:
             hello = await first_frame(ws)
             sender = sender_of_customer_token(hello["token"])
             await store.verify_customer(sender, hello["token"])
             after = stream_id(hello.get("after"))
             conversation = await store.require_conversation(sender)
-            await send_frame(ws, {"type": "ready", "sender": sender, "state": conversation.state})
         except HandoffError as refused:
             await refuse(ws, refused)
             return
@@ -253,11 +253,20 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
         def message_position(frame: Frame) -> str | None:
             return str(frame["message"]["id"]) if frame["type"] == "message" else None
 
+        # Subscribed before "ready": whatever happens once the client has heard it reaches
+        # the client (without `after` there is no backlog to read).
+        subscription = await runtime.hub.subscribe(concerns_customer)
+        try:
+            await send_frame(ws, {"type": "ready", "sender": sender, "state": conversation.state})
+        except BaseException:
+            runtime.hub.unsubscribe(subscription)
+            raise
+
         async def push() -> None:
             position = await store.waiting_position(sender)
             if position is not None:
                 await send_frame(ws, {"type": "queue", "position": position})
-            frames = feed_events(request, ws, after, backlog, message_position, to_customer, concerns_customer)
+            frames = feed_events(request, ws, after, backlog, message_position, to_customer, subscription)
             async for frame in frames:
                 if frame["type"] == "queue":
                     if position is None:
@@ -272,4 +281,7 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
                     if position is not None:
                         await send_frame(ws, {"type": "queue", "position": position})
 
-        await serve(ws, push())
+        try:
+            await serve(ws, push())
+        finally:
+            runtime.hub.unsubscribe(subscription)
