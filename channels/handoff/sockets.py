@@ -253,15 +253,6 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
         def message_position(frame: Frame) -> str | None:
             return str(frame["message"]["id"]) if frame["type"] == "message" else None
 
-        # Subscribed before "ready": whatever happens once the client has heard it reaches
-        # the client (without `after` there is no backlog to read).
-        subscription = await runtime.hub.subscribe(concerns_customer)
-        try:
-            await send_frame(ws, {"type": "ready", "sender": sender, "state": conversation.state})
-        except BaseException:
-            runtime.hub.unsubscribe(subscription)
-            raise
-
         async def push() -> None:
             position = await store.waiting_position(sender)
             if position is not None:
@@ -281,7 +272,11 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
                     if position is not None:
                         await send_frame(ws, {"type": "queue", "position": position})
 
+        # Subscribed before "ready": whatever happens once the client has heard it reaches
+        # the client (without `after` there is no backlog to read).
+        subscription = await runtime.hub.subscribe(concerns_customer)
         try:
+            await send_frame(ws, {"type": "ready", "sender": sender, "state": conversation.state})
             await serve(ws, push())
         finally:
             runtime.hub.unsubscribe(subscription)
