@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from channels.handoff.feed import FeedHub, Subscription, stream_position
-from channels.handoff.store import HandoffStore
+from channels.handoff.store import HandoffStore, subscriber_key
 
 
 @pytest.fixture
@@ -97,3 +97,43 @@ async def test_a_subscriber_misses_nothing_after_its_own_read_of_the_end(hub: Fe
     finally:
         stop.set()
         await writer
+
+
+async def test_the_people_an_event_is_for_hear_it_first(hub: FeedHub, store: HandoffStore) -> None:
+    """Every agent socket gets every event; sockets write in the order the hub hands
+    events out. A customer's message goes to the agent who has the conversation first,
+    an agent's reply to that conversation's customer first."""
+    agents = [f"agent{n:02d}" for n in range(20)]
+    for n, agent in enumerate(agents):
+        await store.receive_customer_message(f"c{n}", "help")
+        assert await store.start_waiting(f"c{n}", "nlu_fallback")
+        await store.claim(f"c{n}", agent, agent.title())
+    woken: list[str] = []
+
+    async def listen(subscription: Subscription, who: str) -> None:
+        while (event := await subscription.get()) is not None:
+            if event.type == "message":
+                woken.append(who)
+
+    listeners = []
+    for agent in reversed(agents):  # the owners subscribe last: no help from the order of subscribing
+        subscription = await hub.subscribe(key=subscriber_key("agent", agent))
+        listeners.append(asyncio.create_task(listen(subscription, agent)))
+    customer = await hub.subscribe(lambda e: e.conversation_id == "c7", subscriber_key("conversation", "c7"))
+    listeners.append(asyncio.create_task(listen(customer, "customer c7")))
+    try:
+        for n in (3, 11, 19):
+            woken.clear()
+            await store.receive_customer_message(f"c{n}", "where is my order?")
+            while len(woken) < len(agents):
+                await asyncio.sleep(0.01)
+            assert woken[0] == agents[n] and sorted(woken) == sorted(agents)
+        woken.clear()
+        await store.add_agent_message("c7", "agent07", "Agent07", "It left today.")
+        while len(woken) < len(agents) + 1:
+            await asyncio.sleep(0.01)
+        assert woken[0] == "customer c7" and sorted(woken[1:]) == sorted(agents)
+    finally:
+        for task in listeners:
+            task.cancel()
+        await asyncio.gather(*listeners, return_exceptions=True)

@@ -6,6 +6,7 @@ command reconnects. (The store's whole suite also runs on it: tests/test_store.p
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -149,3 +150,38 @@ async def test_callers_waiting_for_a_connection_share_one_attempt() -> None:
     for writer in connections:
         writer.close()
     await server.wait_closed()
+
+
+async def test_a_script_started_at_once_runs_while_its_caller_still_works(own_redis: RedisServer) -> None:
+    import redis as sync_redis
+
+    pipe = PipelinedRedis.from_url(own_redis.url)
+    assert pipe is not None
+    observer = sync_redis.Redis.from_url(own_redis.url)
+    script = "redis.call('RPUSH', KEYS[1], ARGV[1]) return redis.call('LLEN', KEYS[1])"
+    assert await pipe.run_script(script, ["warm-up"], ["x"]) == 1  # connected, the script loaded
+
+    queued = asyncio.ensure_future(pipe.execute("RPUSH", "order", "queued first"))
+    await asyncio.sleep(0)  # its command waits for the loop's next turn to be written
+    later = pipe.execute("RPUSH", "order", "queued later")  # not awaited yet: nothing sent
+    first = pipe.start_script(script, ["order"], ["at once"])
+    # Without yielding (Rasa at work), Redis has run it, after what was queued before it.
+    for _ in range(200):
+        if observer.llen("order") >= 2:
+            break
+        time.sleep(0.005)
+    assert observer.lrange("order", 0, -1) == [b"queued first", b"at once"]
+    assert await first == 2
+    assert await queued == 1 and await later == 3
+    assert observer.lrange("order", 0, -1) == [b"queued first", b"at once", b"queued later"]
+
+    # A Redis that does not know the script yet (restarted, flushed) gets it loaded.
+    observer.script_flush()
+    assert await pipe.start_script(script, ["order"], ["after a flush"]) == 4
+    # Not connected yet: the call connects when awaited.
+    fresh = PipelinedRedis.from_url(own_redis.url)
+    assert fresh is not None
+    assert await fresh.start_script(script, ["order"], ["fresh"]) == 5
+    await pipe.close()
+    await fresh.close()
+    observer.close()

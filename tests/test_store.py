@@ -4,6 +4,7 @@ Redis Cluster: transitions, refusals, races. Every test runs on both."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import inspect
 import json
@@ -16,6 +17,7 @@ from redis.crc import key_slot
 
 from channels.handoff.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from channels.handoff.keys import KeySpace
+from channels.handoff.output import HandoffCollector
 from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.settings import DeskSettings
 from channels.handoff.store import (
@@ -257,6 +259,28 @@ async def test_bot_messages_join_the_transcript(store: HandoffStore) -> None:
     ]
     assert transcript[2].data == {"buttons": [{"title": "x"}]}
     assert await store.add_bot_messages("c1", []) == []
+
+
+async def test_the_collector_stores_each_reply_the_customer_sees_as_rasa_sends_it(store: HandoffStore) -> None:
+    await store.receive_customer_message("c1", "hi")
+    collector = HandoffCollector(functools.partial(store.start_bot_message, "c1"))
+    await collector.send_text_message("c1", "Hello!\n\nHow can I help?")  # Rasa's collector splits it in two
+    await collector.send_custom_json("c1", {"handoff": {"reason": "nlu_fallback"}})  # a control message
+    buttons = [{"title": "Track", "payload": "/track"}]
+    await collector.send_response("c1", {"text": "Pick one", "buttons": buttons})
+    ids = await collector.stored_ids()
+    transcript = await store.transcript("c1")
+    assert [(m.author, m.text) for m in transcript] == [
+        ("customer", "hi"),
+        ("bot", "Hello!"),
+        ("bot", "How can I help?"),
+        ("bot", "Pick one"),
+    ]
+    assert ids == [m.id for m in transcript[1:]]
+    assert transcript[3].data == {"buttons": buttons}
+    assert collector.handoff_requests == [{"reason": "nlu_fallback"}]
+    assert [m["text"] for m in collector.visible] == ["Hello!", "How can I help?", "Pick one"]
+    assert await collector.stored_ids() == []  # each stored once
 
 
 async def test_feed_records_every_step(store: HandoffStore) -> None:

@@ -30,6 +30,7 @@ class Subscription:
     queue: asyncio.Queue[FeedEvent] = field(default_factory=lambda: asyncio.Queue(maxsize=10_000))
     dropped: bool = False
     accepts: Callable[[FeedEvent], bool] | None = None
+    key: str | None = None  # whose socket it is (store.subscriber_key): served first for their events
 
     async def get(self) -> FeedEvent | None:
         """The next event; None once the hub dropped this subscription and the
@@ -41,7 +42,12 @@ class Subscription:
 
 
 class FeedHub:
-    """Follows the event stream (XREAD BLOCK) and fans events out to queues.
+    """Follows the event stream (XREAD BLOCK) and fans events out to queues: first
+    to the sockets of the people an event is for (`FeedEvent.audience`: the customer,
+    and the agent who has the conversation), then to everyone else's. (Each socket
+    writes its frames in its own task, and tasks wake in the order they were handed
+    an event: with twenty agents online, the one a customer is talking to would
+    otherwise wait for the frames of the nineteen others.)
 
     While no socket on this process listens (a process that only serves the bot,
     say) the hub reads nothing: every event would wake it for no one (two wakes per
@@ -54,12 +60,16 @@ class FeedHub:
         self.block_ms = block_ms
         self.retry_s = retry_s
         self._subscribers: set[Subscription] = set()
+        self._keyed: dict[str, set[Subscription]] = {}
         self._listened = asyncio.Event()  # set while the follower reads (or is about to)
         self._last: str | None = None  # the last event read; None: read from the stream's end
         self._follower = FollowerTask(self._follow)
 
-    async def subscribe(self, accepts: Callable[[FeedEvent], bool] | None = None) -> Subscription:
-        """A subscription to every event from now on. (Events from before are the
+    async def subscribe(
+        self, accepts: Callable[[FeedEvent], bool] | None = None, key: str | None = None
+    ) -> Subscription:
+        """A subscription to every event from now on (that `accepts` takes), served
+        first for the events whose audience holds `key`. (Events from before are the
         subscriber's to read from Redis: the hub never starts after its first read.)"""
         if not self._listened.is_set():
             position: str | None
@@ -69,13 +79,19 @@ class FeedHub:
                 position = self._last  # where it stopped: subscribers skip what they hold
             if not self._listened.is_set():
                 self._last = position
-        subscription = Subscription(accepts=accepts)
+        subscription = Subscription(accepts=accepts, key=key)
         self._subscribers.add(subscription)
+        if key is not None:
+            self._keyed.setdefault(key, set()).add(subscription)
         self._listened.set()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscribers.discard(subscription)
+        if subscription.key is not None and (same := self._keyed.get(subscription.key)) is not None:
+            same.discard(subscription)
+            if not same:
+                del self._keyed[subscription.key]
 
     def start(self) -> None:
         self._follower.start()
@@ -103,12 +119,20 @@ class FeedHub:
                 await asyncio.sleep(self.retry_s)
 
     def _publish(self, event: FeedEvent) -> None:
+        audience = event.audience
+        for key in audience:
+            for subscription in list(self._keyed.get(key, ())):
+                self._offer(subscription, event)
         for subscription in list(self._subscribers):
-            if subscription.accepts is not None and not subscription.accepts(event):
-                continue
-            try:
-                subscription.queue.put_nowait(event)
-            except asyncio.QueueFull:
-                # A socket this far behind is dropped; its client resumes from its last id.
-                subscription.dropped = True
-                self._subscribers.discard(subscription)
+            if subscription.key is None or subscription.key not in audience:
+                self._offer(subscription, event)
+
+    def _offer(self, subscription: Subscription, event: FeedEvent) -> None:
+        if subscription.accepts is not None and not subscription.accepts(event):
+            return
+        try:
+            subscription.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            # A socket this far behind is dropped; its client resumes from its last id.
+            subscription.dropped = True
+            self.unsubscribe(subscription)

@@ -3,6 +3,7 @@ sees and the handoff's control messages (which the customer never sees)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel
@@ -31,11 +32,38 @@ def as_transcript_entry(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 class HandoffCollector(CollectingOutputChannel):
-    """Collects the bot's replies to one customer message."""
+    """Collects the bot's replies to one customer message. Given `store`, each reply
+    the customer sees goes to the transcript as Rasa sends it: Rasa goes on (it
+    predicts its next action and saves the tracker) while Redis stores it, so the
+    answer does not wait for that round trip after Rasa. `stored_ids` awaits them."""
+
+    def __init__(self, store: Callable[[str, dict[str, Any]], Awaitable[list[str]]] | None = None) -> None:
+        super().__init__()
+        self._store = store
+        self._storing: list[Awaitable[list[str]]] = []
 
     @classmethod
     def name(cls) -> str:
         return "handoff"
+
+    async def _persist_message(self, message: dict[str, Any]) -> None:
+        await super()._persist_message(message)
+        if self._store is not None and handoff_control(message) is None:
+            self._storing.append(self._store(*as_transcript_entry(message)))
+
+    async def stored_ids(self) -> list[str]:
+        """The transcript ids of the visible replies, in order (each stored once)."""
+        storing, self._storing = self._storing, []
+        ids: list[str] = []
+        failure: Exception | None = None
+        for pending in storing:  # one after another: without the pipelined connection, in order
+            try:
+                ids += await pending
+            except Exception as error:  # the others are awaited all the same
+                failure = failure or error
+        if failure is not None:
+            raise failure
+        return ids
 
     @property
     def visible(self) -> list[dict[str, Any]]:

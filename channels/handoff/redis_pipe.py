@@ -21,6 +21,7 @@ import collections
 import functools
 import hashlib
 import time
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -95,17 +96,23 @@ class _Connection(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_exception(error)
 
-    def send(self, packed: bytes) -> asyncio.Future[Any]:
-        """Queues a command; the commands of one turn of the event loop leave in one write."""
+    def send(self, packed: bytes, at_once: bool = False) -> asyncio.Future[Any]:
+        """Queues a command; the commands of one turn of the event loop leave in one write.
+        `at_once` writes it now, after those queued before it: Redis answers while the
+        caller's synchronous work goes on."""
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         self.waiters.append((waiter, time.monotonic()))
-        if not self.unsent:
+        if not self.unsent and not at_once:
             loop.call_soon(self.flush)
         self.unsent.append(packed)
+        if at_once:
+            self.flush()
         return waiter
 
     def flush(self) -> None:
+        if not self.unsent:
+            return  # written at once already
         if self.transport is not None and not self.closed:
             self.transport.write(b"".join(self.unsent))
         self.unsent.clear()
@@ -179,6 +186,24 @@ class PipelinedRedis:
         except NoScriptError:
             await self.execute("SCRIPT", "LOAD", source)
             return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
+
+    def start_script(self, source: str, keys: list[str], args: list[Any]) -> Awaitable[Any]:
+        """`run_script`, its EVALSHA written now rather than at the event loop's next
+        turn: for a call in the middle of synchronous work (Rasa handling a message),
+        whose reply Redis then makes while that work goes on. Await the result."""
+        connection = self._connection
+        if connection is None or connection.closed:
+            return self.run_script(source, keys, args)  # connects first, when awaited
+        waiter = connection.send(pack_command(("EVALSHA", script_sha(source), len(keys), *keys, *args)), at_once=True)
+        if self._watchdog is None:
+            self._arm_watchdog(self.reply_timeout_s)
+        return self._script_reply(waiter, source, keys, args)
+
+    async def _script_reply(self, waiter: asyncio.Future[Any], source: str, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await waiter
+        except NoScriptError:
+            return await self.run_script(source, keys, args)
 
     async def close(self) -> None:
         self._closed = True

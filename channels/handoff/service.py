@@ -7,7 +7,9 @@ assistant behind the bridge (the tracker). No HTTP here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
@@ -201,7 +203,8 @@ class HandoffService:
         if incoming.resume_pending:
             await self.finish_release(sender)
         settings = self.settings_for(incoming)
-        collector = HandoffCollector()
+        # Each reply is stored as Rasa sends it, while Rasa goes on (see HandoffCollector).
+        collector = HandoffCollector(functools.partial(self.store.start_bot_message, sender))
         user_message = UserMessage(
             text,
             collector,
@@ -210,11 +213,16 @@ class HandoffService:
             message_id=message_id,
             metadata={**metadata, "handoff": settings.to_metadata()},
         )
-        await on_new_message(user_message)
+        try:
+            await on_new_message(user_message)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await collector.stored_ids()  # what Rasa said before it failed is in the transcript
+            raise
         turn.rasa_answered()
         visible = collector.visible
         entries = [as_transcript_entry(m) for m in visible]
-        ids = await self.store.add_bot_messages(sender, entries)
+        ids = await collector.stored_ids()
         state = "bot"
         requests = collector.handoff_requests
         if requests:

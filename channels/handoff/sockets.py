@@ -27,7 +27,7 @@ from channels.handoff.context import ChannelContext
 from channels.handoff.errors import BadRequest, HandoffError, Unauthorized
 from channels.handoff.feed import Subscription, stream_position
 from channels.handoff.http import runtime_of
-from channels.handoff.store import FeedEvent, HandoffStore
+from channels.handoff.store import FeedEvent, HandoffStore, subscriber_key
 from channels.handoff.validation import stream_id
 
 logger = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
                 presence.cancel()
 
         async def push_events() -> None:
-            subscription = await runtime_of(request).hub.subscribe()
+            subscription = await runtime_of(request).hub.subscribe(key=subscriber_key("agent", agent.id))
             events = feed_events(request, ws, after, store.events_after, lambda e: e.id, lambda e: e, subscription)
             async for event in events:
                 await ws.send(event.agent_frame)  # encoded once for every agent socket of the process
@@ -274,7 +274,7 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
 
         # Subscribed before "ready": whatever happens once the client has heard it reaches
         # the client (without `after` there is no backlog to read).
-        subscription = await runtime.hub.subscribe(concerns_customer)
+        subscription = await runtime.hub.subscribe(concerns_customer, subscriber_key("conversation", sender))
         try:
             await send_frame(ws, {"type": "ready", "sender": sender, "state": conversation.state})
             await serve(ws, push())

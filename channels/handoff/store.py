@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal, TypeAlias, cast
@@ -191,9 +191,17 @@ class FeedEvent:
     type: str
     conversation_id: str
     data: dict[str, Any]
+    for_agent: str | None = None  # the agent it is for above all (a customer's message: the assignee)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "event": self.type, "conversation": self.conversation_id, "data": self.data}
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        """Who the event is for above all, as feed subscription keys: the conversation's
+        customer and, for a customer's message, the agent who has the conversation."""
+        conversation = subscriber_key("conversation", self.conversation_id)
+        return (conversation, subscriber_key("agent", self.for_agent)) if self.for_agent else (conversation,)
 
     @functools.cached_property
     def agent_frame(self) -> str:
@@ -206,7 +214,12 @@ class FeedEvent:
         data = json.loads(values["data"])
         if values["type"] == "message":
             data = message_from_event(data).to_dict()
-        return cls(_text(entry_id), values["type"], values["conv"], data)
+        return cls(_text(entry_id), values["type"], values["conv"], data, values.get("agent"))
+
+
+def subscriber_key(kind: Literal["agent", "conversation"], name: str) -> str:
+    """A live feed subscriber's key: an agent's sockets, or a conversation's customer's."""
+    return f"{kind}:{name}"
 
 
 def message_from_event(data: dict[str, Any]) -> Message:
@@ -422,6 +435,21 @@ class HandoffStore:
         return await self._run(
             "bot_messages", [k.conversation(conversation_id), k.messages(conversation_id), k.events], args
         )
+
+    def start_bot_message(self, conversation_id: str, text: str, extra: dict[str, Any]) -> Awaitable[list[str]]:
+        """`add_bot_messages` for one reply, sent to Redis now (on the pipelined
+        connection) though the caller does not yield: called while Rasa is still
+        working on a message, the reply is stored meanwhile. Await the ids."""
+        if self.pipe is None:
+            return self.add_bot_messages(conversation_id, [(text, extra)])
+        k = self.keys
+        keys = [k.conversation(conversation_id), k.messages(conversation_id), k.events]
+        args = [conversation_id, str(now_ms()), str(self.feed_maxlen), "bot", text, json.dumps(extra)]
+        return self._texts(self.pipe.start_script(self._sources["bot_messages"], keys, args))
+
+    @staticmethod
+    async def _texts(reply: Awaitable[list[Any]]) -> list[str]:
+        return [_text(r) for r in await reply]
 
     async def last_message_id(self, conversation_id: str) -> str:
         """The id of a transcript's latest message ("0-0" when it has none)."""

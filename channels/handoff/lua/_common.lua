@@ -31,18 +31,24 @@ local function admit(conv_key, rate_key, token_hash, new_token_hash, rate_limit)
   return 'ok', issued
 end
 
--- Appends an event to the agents' live feed (a capped stream).
-local function emit(events, maxlen, kind, conv, payload)
+-- Appends an event to the agents' live feed (a capped stream). `to_agent` (optional)
+-- names the agent the event is for above all (a customer's message: the assignee),
+-- whose sockets the feed then serves first.
+local function emit(events, maxlen, kind, conv, payload, to_agent)
+  if to_agent then
+    return redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*',
+      'type', kind, 'conv', conv, 'data', payload, 'agent', to_agent)
+  end
   return redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*',
     'type', kind, 'conv', conv, 'data', payload)
 end
 
 -- Appends a message to a conversation's transcript and announces it on the feed.
-local function add_message(msgs, events, maxlen, conv, author, text, extra, now)
+local function add_message(msgs, events, maxlen, conv, author, text, extra, now, to_agent)
   local id = redis.call('XADD', msgs, '*', 'from', author, 'text', text, 'data', extra, 'at', now)
   emit(events, maxlen, 'message', conv,
     '{"id":' .. cjson.encode(id) .. ',"from":' .. cjson.encode(author) ..
-    ',"text":' .. cjson.encode(text) .. ',"data":' .. extra .. ',"at":' .. now .. '}')
+    ',"text":' .. cjson.encode(text) .. ',"data":' .. extra .. ',"at":' .. now .. '}', to_agent)
   return id
 end
 

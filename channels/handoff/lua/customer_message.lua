@@ -37,7 +37,8 @@ if redis.call('HSETNX', KEYS[1], 'state', 'bot') == 1 then
   redis.call('HSET', KEYS[1], 'created_at', ARGV[4])
 end
 local state = redis.call('HGET', KEYS[1], 'state')
-local id = add_message(KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'customer', ARGV[2], ARGV[3], ARGV[4])
+local assignee = state == 'assigned' and redis.call('HGET', KEYS[1], 'agent') or nil
+local id = add_message(KEYS[2], KEYS[3], ARGV[5], ARGV[1], 'customer', ARGV[2], ARGV[3], ARGV[4], assignee)
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[4], 'last_message', ARGV[2], 'last_message_at', ARGV[4])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 if state ~= 'bot' then queue_recording(KEYS[5], KEYS[6], ARGV[1], id, ARGV[6]) end
