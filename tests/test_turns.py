@@ -9,8 +9,11 @@ import asyncio
 import itertools
 import time
 
+import pytest
+from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import UserMessage
 
+from channels.handoff import rasa_resume
 from channels.handoff.turns import RasaTurns, Turn
 from tests.channel_server import ChannelServer, StubBot
 from tests.redis_server import RedisServer
@@ -136,6 +139,84 @@ async def test_a_message_waiting_inside_rasa_does_not_hold_the_next_one() -> Non
 
     await asyncio.wait_for(asyncio.gather(opens_a_session(), next_one()), timeout=0.5)
     assert events == ["next started", "session opened"]
+
+
+async def test_a_message_back_from_the_action_server_waits_for_the_answer_finishing_then_goes_first() -> None:
+    """A session's first message leaves Rasa for the action server; when it comes back
+    while another answer waits for its Redis write, that answer goes out first (as
+    through Rasa's REST channel), then the message back from the action server goes on,
+    ahead of the next message in line."""
+    line = RasaTurns()
+    events: list[str] = []
+    action_server, write_done = asyncio.Event(), asyncio.Event()
+
+    async def opens_a_session() -> None:
+        async with line.turn() as turn:
+            await turn.start_in_rasa()
+            await action_server.wait()
+            await line.back_in_rasa()
+            events.append("session: back in Rasa")
+            turn.rasa_answered()
+
+    async def answered_meanwhile() -> None:
+        async with line.turn() as turn:
+            await turn.start_in_rasa()
+            turn.rasa_answered()
+            action_server.set()  # the action server's answer arrives during the write below
+            await write_done.wait()
+            events.append("answer out")
+
+    async def next_in_line() -> None:
+        async with line.turn() as turn:
+            await turn.start_in_rasa()
+            events.append("next: started in Rasa")
+
+    tasks = [asyncio.create_task(c) for c in (opens_a_session(), answered_meanwhile(), next_in_line())]
+    await settle()
+    assert events == [] and line.finishing == 1
+    write_done.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=0.5)
+    assert events == ["answer out", "session: back in Rasa", "next: started in Rasa"]
+    assert (line.waiting, line.finishing) == (0, 0) and not line._returning
+
+
+async def test_back_in_rasa_does_not_yield_when_no_answer_is_finishing() -> None:
+    line = RasaTurns()
+    ran_meanwhile: list[str] = []
+    other = asyncio.get_running_loop().call_soon(ran_meanwhile.append, "other")
+    await line.back_in_rasa()
+    assert ran_meanwhile == []  # nothing else ran: Rasa goes straight on
+    other.cancel()
+
+
+async def test_custom_actions_come_back_to_rasa_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    line = RasaTurns()
+    events: list[str] = []
+
+    async def action_server_run(action: RemoteAction, *args: object, **kwargs: object) -> list[object]:
+        events.append("action server answered")
+        return ["its events"]
+
+    monkeypatch.setattr(rasa_resume, "_rasa_run", action_server_run)  # Rasa's own run: a unit test of the hook
+    monkeypatch.setattr(rasa_resume, "_line", line)
+    async with line.turn() as finishing:
+        await finishing.start_in_rasa()
+        finishing.rasa_answered()
+        custom = asyncio.create_task(rasa_resume._run_then_wait_for_turn(RemoteAction("action_x", None)))
+        await settle()
+        assert events == ["action server answered"] and not custom.done()
+        events.append("answer out")
+    assert await asyncio.wait_for(custom, timeout=0.5) == ["its events"]
+    assert events == ["action server answered", "answer out"]
+
+
+def test_installing_the_hook_wraps_rasas_remote_actions_once() -> None:
+    line, other = RasaTurns(), RasaTurns()
+    rasa_resume.install(line)
+    wrapped = RemoteAction.run
+    rasa_resume.install(other)
+    assert RemoteAction.run is wrapped is rasa_resume._run_then_wait_for_turn
+    assert rasa_resume._line is other
 
 
 def test_a_turn_counts_its_answer_once() -> None:

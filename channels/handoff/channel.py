@@ -12,7 +12,15 @@ from sanic import Blueprint, Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
-from channels.handoff import action_validation, routes_agent, routes_customer, routes_metrics, routes_static, sockets
+from channels.handoff import (
+    action_validation,
+    rasa_resume,
+    routes_agent,
+    routes_customer,
+    routes_metrics,
+    routes_static,
+    sockets,
+)
 from channels.handoff.bridge import ConversationBridge
 from channels.handoff.config import HandoffConfig
 from channels.handoff.context import ChannelContext, rasa_bridge
@@ -51,6 +59,7 @@ class HandoffInput(InputChannel):
         @bp.listener("before_server_start")
         async def start(app: Sanic, _: Any) -> None:
             runtime = self._runtime = app.ctx.handoff = HandoffRuntime.start(self.config)
+            rasa_resume.install(runtime.turns)  # custom actions come back to Rasa in turn
             app.ctx.handoff_config = self.config
             service = HandoffService(
                 runtime.store, lambda: self.bridge_for(app), self.config, runtime.background, runtime.turns

@@ -12,6 +12,12 @@ round trip came back first would start in Rasa ahead of an earlier one, and a fi
 answer would wait for a whole Rasa message started during its write. Here a message
 starts in Rasa only when every earlier one has started (or gone elsewhere: to a human,
 or failed) and no answer is finishing; each waits only for its own Redis replies.
+
+A message that leaves Rasa for a while (a custom action on the action server, as a
+session's first message does) comes back the same way: once no answer is finishing,
+ahead of the messages still to start (see `rasa_resume.py`). Left to the event loop,
+it would come back while an answer waited for its Redis reply, and that answer would
+wait for the rest of its handling (~150 ms for 6% of the messages at 70% load here).
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class RasaTurns:
         self._left: set[int] = set()  # later ones that have left already
         self._finishing = 0
         self._waiters: dict[int, asyncio.Future[None]] = {}
+        self._returning: list[asyncio.Future[None]] = []  # messages coming back to Rasa
 
     @property
     def waiting(self) -> int:
@@ -81,6 +88,18 @@ class RasaTurns:
                 self._finishing -= 1
                 self._wake_head()
 
+    async def back_in_rasa(self) -> None:
+        """For a message already in Rasa that waited for something else: returns (at
+        once when it can) when no answer is finishing."""
+        while self._finishing:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._returning.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._returning:
+                    self._returning.remove(waiter)
+
     def _may_start(self, turn: Turn) -> bool:
         return turn.number == self._head and self._finishing == 0
 
@@ -104,7 +123,14 @@ class RasaTurns:
         self._wake_head()
 
     def _wake_head(self) -> None:
-        """Lets the head of the line check again (it runs once the caller yields)."""
+        """Lets the messages coming back to Rasa, then the head of the line, check again
+        (they run in that order once the caller yields)."""
+        if self._finishing:
+            return
+        returning, self._returning = self._returning, []
+        for back in returning:
+            if not back.done():
+                back.set_result(None)
         waiter = self._waiters.get(self._head)
-        if self._finishing == 0 and waiter is not None and not waiter.done():
+        if waiter is not None and not waiter.done():
             waiter.set_result(None)
