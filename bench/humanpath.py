@@ -89,6 +89,7 @@ class HumanPathResult:
     seconds: float
     to_agent: list[float] = field(default_factory=list)
     to_customer: list[float] = field(default_factory=list)
+    to_every_agent: list[float] = field(default_factory=list)  # until the last agent socket has it
     customer_http: list[float] = field(default_factory=list)
     agent_http: list[float] = field(default_factory=list)
     lost: int = 0
@@ -180,8 +181,17 @@ async def measure(
         async def pause() -> None:
             await asyncio.sleep(random.uniform(0.5 * gap_s, 1.5 * gap_s))
 
-        async def timed(key: Key, send: Any, http_times: list[float], into: list[float]) -> None:
+        async def timed(
+            key: Key,
+            send: Any,
+            http_times: list[float],
+            into: list[float],
+            also: list[Key] | None = None,
+            into_last: list[float] | None = None,
+        ) -> None:
+            """Times `key`'s frame (and, with `also`, until the last of those frames too)."""
             arrival = arrivals.expect(key)
+            others = [arrivals.expect(k) for k in also or [] if k != key]
             start = time.perf_counter()
             status, answer = await send
             http_times.append(time.perf_counter() - start)
@@ -191,6 +201,13 @@ async def measure(
                 into.append(await asyncio.wait_for(arrival, 10) - start)
             except asyncio.TimeoutError:
                 result.lost += 1
+                return
+            if into_last is not None:
+                try:
+                    last = max(await asyncio.wait_for(asyncio.gather(*others), 10), default=start)
+                    into_last.append(max(last, start + into[-1]) - start)
+                except asyncio.TimeoutError:
+                    result.lost += 1
 
         # The messages go out on lean keep-alive connections (bench/rawhttp.py), one
         # per conversation and side: aiohttp's client costs a millisecond a request here.
@@ -204,7 +221,10 @@ async def measure(
                 text = f"Customer {sender} asks question {turn}: is my parcel on its way?"
                 body = {"sender": sender, "message": text}
                 send = customer_conns[sender].json("POST", f"{prefix_path}/webhook", customer_tokens[sender], body)
-                await timed(("agent", agent, text), send, record.customer_http, record.to_agent)
+                everyone: list[Key] = [("agent", a, text) for a in agent_ids]
+                await timed(
+                    ("agent", agent, text), send, record.customer_http, record.to_agent, everyone, record.to_every_agent
+                )
                 await pause()
                 reply = f"Agent {agent} answers {sender} ({turn}): it left the warehouse today."
                 path = f"{prefix_path}/agent/conversations/{sender}/messages"

@@ -395,6 +395,10 @@ def command_difference(bot: BotPathResult, shown: int = 8) -> list[tuple[str, fl
 def human_rows(human: HumanPathResult, layout: str) -> list[list[str]]:
     return [
         [f"{layout}: customer message → the agent's WebSocket frame", *Summary.of(human.to_agent).cells()],
+        [
+            f"{layout}: customer message → the last of the {human.agents} agents' frames",
+            *Summary.of(human.to_every_agent).cells(),
+        ],
         [f"{layout}: agent message → the customer's WebSocket frame", *Summary.of(human.to_customer).cells()],
         [f"{layout}: customer's HTTP request answered (`POST /webhook`)", *Summary.of(human.customer_http).cells()],
         [f"{layout}: agent's HTTP request answered (`POST .../messages`)", *Summary.of(human.agent_http).cells()],
@@ -462,7 +466,9 @@ def human_section(
         " and queues it for the tracker); an agent's too (the agent's token is verified in the process and"
         " remembered; the script counts the rate limit). The push after it is the process's feed reader waking"
         " on the stream and writing the frame to each socket that wants it: every event goes to all"
-        f" {human.agents} agent sockets, so the frame timed is one of twenty written one after another. With one"
+        f" {human.agents} agent sockets (their lists), one after another, the sockets of the people it is for first"
+        " (the agent who has the conversation, its customer), then the others': the row *the last of the agents'"
+        " frames* is when every agent's list has it. With one"
         " process, Rasa's tracker work (an NLU parse per customer message, a tracker load"
         " and save per recording, its synchronous Redis tracker and lock stores) holds the event loop for"
         " milliseconds to tens of milliseconds at a time: a frame or request arriving meanwhile waits, which is the"
