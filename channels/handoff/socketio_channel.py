@@ -21,7 +21,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, Sanic
 
-from channels.handoff.channel_relay import ChannelMembers, relay_feed
+from channels.handoff.channel_relay import ChannelMembers, Listeners, relay_feed
 from channels.handoff.context import blueprint_with_handoff, runtime_of_app
 from channels.handoff.service import OnNewMessage
 
@@ -53,6 +53,7 @@ class HandoffSocketIOInput(SocketIOInput):
         bp = blueprint_with_handoff(build, on_new_message, remember_customer)
         self._fix_session_rooms()
         self._keep_message_order()
+        self._count_connections()
 
         @bp.listener("after_server_start")
         async def start_relay(app: Sanic, _: Any) -> None:
@@ -96,6 +97,36 @@ class HandoffSocketIOInput(SocketIOInput):
 
         sio.on(self.user_message_evt, user_uttered, namespace=self.namespace)
 
+    def _count_connections(self) -> None:
+        """Counts this process's Socket.IO clients (`self.listeners`): the relay follows
+        the live feed only while some are connected."""
+        sio = self.sio
+        assert sio is not None
+        namespace = self.namespace or "/"
+        self.listeners = Listeners()
+        connect = sio.handlers[namespace].get("connect")
+        disconnect = sio.handlers[namespace].get("disconnect")
+
+        async def counted_connect(sid: str, environ: dict[str, Any], auth: dict[str, Any] | None = None) -> Any:
+            accepted = await connect(sid, environ, auth) if connect is not None else True
+            if accepted is not False:
+                self.listeners.joined()
+            return accepted
+
+        async def counted_disconnect(sid: str, reason: Any = None) -> None:
+            self.listeners.left()
+            if disconnect is not None:
+                await disconnect(sid)
+
+        sio.on("connect", counted_connect, namespace=self.namespace)
+        sio.on("disconnect", counted_disconnect, namespace=self.namespace)
+
+    def holds_room(self, conversation_id: str) -> bool:
+        """Whether a Socket.IO client of this process is in the conversation's room."""
+        sio = self.sio
+        assert sio is not None
+        return conversation_id in sio.manager.rooms.get(self.namespace or "/", {})
+
     def members(self, app: Sanic) -> ChannelMembers:
         return ChannelMembers(runtime_of_app(app), self.name())
 
@@ -108,7 +139,7 @@ class HandoffSocketIOInput(SocketIOInput):
         async def emit(conversation_id: str, payload: dict[str, Any]) -> None:
             await sio.emit(self.bot_message_evt, payload, room=conversation_id, namespace=self.namespace)
 
-        await relay_feed(runtime_of_app(app), self.name(), emit)
+        await relay_feed(runtime_of_app(app), self.name(), emit, listeners=self.listeners, here=self.holds_room)
 
 
 class ArrivalOrder:
