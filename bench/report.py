@@ -265,12 +265,12 @@ def missed_reason(bot: BotPathResult, check: Check) -> str:
     return text + (
         f"; at {PACED_SHARE:.0%} load a message also waits for the messages ahead of it. Timed inside the Rasa"
         " process (a one-off trace, see *Where the 70% load gap is* in the list of fixes below), Rasa's own"
-        " handling takes the same time through both channels at this load; what differs is between two"
-        " messages: the next one's round trip before Rasa (Rasa idles ~0.6 ms longer per handover than"
-        " through REST), and the order: the handoff channel serves waiting messages first come, first served,"
-        " while REST's requests are read in the order the event loop finds them ready, which leaves its median"
-        " lower and its tail longer (p99 ratio above). Runs of the same code on this"
-        " machine gave ratios far apart (see the turns in the list of fixes below)"
+        " handling takes the same time through both channels at this load, and between two messages handled"
+        " back to back Rasa idles ~0.6 ms longer through the handoff channel (the next message's round trip"
+        " before Rasa): a percent or two of the gap at this load. Where the rest of it goes is not found yet"
+        " (a variant that sends a message back from the action server to the end of the line, as REST's"
+        " event loop does, measured no better). Runs of the same code on this machine gave ratios far apart"
+        " (see the turns in the list of fixes below)"
     )
 
 
@@ -920,10 +920,12 @@ tests/test_analytics.py` pass):
   29.39 ms wall / 21.15 ms CPU through REST and 29.33 / 21.19 ms through the handoff channel. Between
   two messages handled back to back, Rasa idled p50 0.71 ms through REST (reading the next request)
   and 1.29 ms through the handoff channel (reading it, then its round trip before Rasa: state,
-  admission and live settings). And waiting messages are served in a different order: first come,
-  first served here; through REST in whatever order the event loop finds their sockets ready, with
-  a session's first message sent to the back of the line when it calls the action server. That
-  order gives REST the lower median and the longer tail (§1: the p50 and p99 ratios)."""
+  admission and live settings; the script itself runs in ~50 µs in Redis, the rest is the round
+  trip's wake-ups on this machine). That idle is a percent or two of the p50 gap at 70% load. The
+  order of service is not it either: a variant sending a message back from the action server to the
+  end of the line (as REST's event loop takes it up, behind the requests that arrived meanwhile)
+  gave a p50 ratio of 1.132 in a `--only bot` run, no better, and was not kept. The rest of the gap
+  (a few milliseconds per message at the median, at every place in a session) is not located yet."""
 
 
 METHOD = """## How it is measured
