@@ -217,6 +217,15 @@ class FeedEvent:
         return cls(_text(entry_id), values["type"], values["conv"], data, values.get("agent"))
 
 
+def _replies(result: list[Any]) -> list[Any]:
+    """A script's reply with its strings decoded (nested lists kept as they are)."""
+    return [r if isinstance(r, list) else _text(r) for r in result]
+
+
+async def _replies_of(reply: Awaitable[list[Any]]) -> list[Any]:
+    return _replies(await reply)
+
+
 def subscriber_key(kind: Literal["agent", "conversation"], name: str) -> str:
     """A live feed subscriber's key: an agent's sockets, or a conversation's customer's."""
     return f"{kind}:{name}"
@@ -311,8 +320,7 @@ class HandoffStore:
         return await self.redis.execute_command(*args)
 
     async def _run(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> list[Any]:
-        result = await self._script(script, keys, args)
-        return [r if isinstance(r, list) else _text(r) for r in result]
+        return _replies(await self._script(script, keys, args))
 
     async def count_request(self, subject: str, second: int, ttl_s: int = 2) -> int:
         """Counts one request of `subject` in the window `second`; the window's count."""
@@ -426,15 +434,10 @@ class HandoffStore:
         self, conversation_id: str, messages: Iterable[tuple[str, dict[str, Any]]], author: Author = "bot"
     ) -> list[str]:
         """Appends the bot's replies (text and extra fields) to the transcript."""
-        args: list[Any] = [conversation_id, now_ms(), self.feed_maxlen, author]
-        for text, extra in messages:
-            args += [text, json.dumps(extra)]
+        keys, args = self._bot_messages_call(conversation_id, messages, author)
         if len(args) == 4:
             return []
-        k = self.keys
-        return await self._run(
-            "bot_messages", [k.conversation(conversation_id), k.messages(conversation_id), k.events], args
-        )
+        return await self._run("bot_messages", keys, args)
 
     def start_bot_message(self, conversation_id: str, text: str, extra: dict[str, Any]) -> Awaitable[list[str]]:
         """`add_bot_messages` for one reply, sent to Redis now (on the pipelined
@@ -442,14 +445,18 @@ class HandoffStore:
         working on a message, the reply is stored meanwhile. Await the ids."""
         if self.pipe is None:
             return self.add_bot_messages(conversation_id, [(text, extra)])
-        k = self.keys
-        keys = [k.conversation(conversation_id), k.messages(conversation_id), k.events]
-        args = [conversation_id, str(now_ms()), str(self.feed_maxlen), "bot", text, json.dumps(extra)]
-        return self._texts(self.pipe.start_script(self._sources["bot_messages"], keys, args))
+        keys, args = self._bot_messages_call(conversation_id, [(text, extra)], "bot")
+        return _replies_of(self.pipe.start_script(self._sources["bot_messages"], keys, [str(a) for a in args]))
 
-    @staticmethod
-    async def _texts(reply: Awaitable[list[Any]]) -> list[str]:
-        return [_text(r) for r in await reply]
+    def _bot_messages_call(
+        self, conversation_id: str, messages: Iterable[tuple[str, dict[str, Any]]], author: Author
+    ) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of the `bot_messages` script."""
+        args: list[Any] = [conversation_id, now_ms(), self.feed_maxlen, author]
+        for text, extra in messages:
+            args += [text, json.dumps(extra)]
+        k = self.keys
+        return [k.conversation(conversation_id), k.messages(conversation_id), k.events], args
 
     async def last_message_id(self, conversation_id: str) -> str:
         """The id of a transcript's latest message ("0-0" when it has none)."""
