@@ -141,11 +141,11 @@ async def test_a_message_waiting_inside_rasa_does_not_hold_the_next_one() -> Non
     assert events == ["next started", "session opened"]
 
 
-async def test_a_message_back_from_the_action_server_waits_for_the_answer_finishing_then_goes_first() -> None:
+async def test_a_message_back_from_the_action_server_waits_for_the_answer_finishing_and_the_line() -> None:
     """A session's first message leaves Rasa for the action server; when it comes back
-    while another answer waits for its Redis write, that answer goes out first (as
-    through Rasa's REST channel), then the message back from the action server goes on,
-    ahead of the next message in line."""
+    while another answer waits for its Redis write, that answer goes out first, and the
+    message that arrived meanwhile starts before it goes on (as through Rasa's REST
+    channel, whose event loop takes it up behind the requests read before)."""
     line = RasaTurns()
     events: list[str] = []
     action_server, write_done = asyncio.Event(), asyncio.Event()
@@ -176,8 +176,35 @@ async def test_a_message_back_from_the_action_server_waits_for_the_answer_finish
     assert events == [] and line.finishing == 1
     write_done.set()
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=0.5)
-    assert events == ["answer out", "session: back in Rasa", "next: started in Rasa"]
-    assert (line.waiting, line.finishing) == (0, 0) and not line._returning
+    assert events == ["answer out", "next: started in Rasa", "session: back in Rasa"]
+    assert (line.waiting, line.finishing) == (0, 0)
+
+
+async def test_a_message_back_in_rasa_gives_up_its_new_place_when_cancelled() -> None:
+    line = RasaTurns()
+    started: list[str] = []
+
+    async def in_line_first() -> None:
+        async with line.turn() as turn:
+            await asyncio.sleep(0.02)  # its Redis step
+            await turn.start_in_rasa()
+            started.append("first")
+
+    async def later() -> None:
+        async with line.turn() as turn:
+            await turn.start_in_rasa()
+            started.append("later")
+
+    first = asyncio.create_task(in_line_first())
+    await asyncio.sleep(0)
+    back = asyncio.create_task(line.back_in_rasa())  # behind the first, still on its Redis step
+    await settle()
+    assert not back.done() and line.waiting == 2
+    back.cancel()
+    await asyncio.gather(back, return_exceptions=True)
+    await asyncio.wait_for(asyncio.gather(first, later()), timeout=0.5)
+    assert started == ["first", "later"]
+    assert (line.waiting, line.finishing) == (0, 0)
 
 
 async def test_back_in_rasa_does_not_yield_when_no_answer_is_finishing() -> None:

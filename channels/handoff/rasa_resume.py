@@ -3,8 +3,9 @@
 Rasa awaits the action server in the middle of handling a message (a custom action,
 e.g. `action_session_start` on a session's first message); the rest of its handling
 then runs without yielding. `install` makes that rest wait, before it starts, for
-the answers on their way out of the process: a message handled meanwhile has its
-answer out first, as through Rasa's REST channel, where nothing yields after Rasa.
+the answers on their way out of the process and for the messages that arrived
+meanwhile: as through Rasa's REST channel, where nothing yields after Rasa and the
+event loop takes the action server's reply up behind the requests it read before.
 """
 
 from __future__ import annotations

@@ -14,10 +14,14 @@ starts in Rasa only when every earlier one has started (or gone elsewhere: to a 
 or failed) and no answer is finishing; each waits only for its own Redis replies.
 
 A message that leaves Rasa for a while (a custom action on the action server, as a
-session's first message does) comes back the same way: once no answer is finishing,
-ahead of the messages still to start (see `rasa_resume.py`). Left to the event loop,
-it would come back while an answer waited for its Redis reply, and that answer would
-wait for the rest of its handling (~150 ms for 6% of the messages at 70% load here).
+session's first message does) comes back the same way (see `rasa_resume.py`): it takes
+a place at the end of the line, behind the messages that arrived meanwhile, as Rasa's
+REST channel takes it up after the requests its event loop read before the action
+server's reply; and only once no answer is finishing. Left to the event loop, it would
+come back while an answer waited for its Redis reply, and that answer would wait for
+the rest of its handling (~150 ms for 6% of the messages at 70% load here). Sent
+ahead of the line instead, it made the messages behind it wait: the p50 latency at 70%
+load was ~10% higher in an A/B of the two places (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -61,7 +65,6 @@ class RasaTurns:
         self._left: set[int] = set()  # later ones that have left already
         self._finishing = 0
         self._waiters: dict[int, asyncio.Future[None]] = {}
-        self._returning: list[asyncio.Future[None]] = []  # messages coming back to Rasa
 
     @property
     def waiting(self) -> int:
@@ -89,16 +92,15 @@ class RasaTurns:
                 self._wake_head()
 
     async def back_in_rasa(self) -> None:
-        """For a message already in Rasa that waited for something else: returns (at
-        once when it can) when no answer is finishing."""
-        while self._finishing:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._returning.append(waiter)
-            try:
-                await waiter
-            finally:
-                if waiter in self._returning:
-                    self._returning.remove(waiter)
+        """For a message already in Rasa that waited for something else: returns when
+        its new place, at the end of the line, comes (at once when nothing is ahead
+        and no answer is finishing)."""
+        again = Turn(self, self._issued)
+        self._issued += 1
+        try:
+            await again.start_in_rasa()
+        finally:
+            self._leave(again)
 
     def _may_start(self, turn: Turn) -> bool:
         return turn.number == self._head and self._finishing == 0
@@ -123,14 +125,9 @@ class RasaTurns:
         self._wake_head()
 
     def _wake_head(self) -> None:
-        """Lets the messages coming back to Rasa, then the head of the line, check again
-        (they run in that order once the caller yields)."""
+        """Lets the head of the line check again (it runs once the caller yields)."""
         if self._finishing:
             return
-        returning, self._returning = self._returning, []
-        for back in returning:
-            if not back.done():
-                back.set_result(None)
         waiter = self._waiters.get(self._head)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
