@@ -264,13 +264,12 @@ def missed_reason(bot: BotPathResult, check: Check) -> str:
         text += f" and the Rasa process {cpu['handoff'] / cpu['REST']:.3f}{TIMES} the CPU per message"
     return text + (
         f"; at {PACED_SHARE:.0%} load a message also waits for the messages ahead of it. Timed inside the Rasa"
-        " process (a one-off trace, see *Where the 70% load gap is* in the list of fixes below), Rasa's own"
-        " handling takes the same time through both channels at this load, and between two messages handled"
-        " back to back Rasa idles ~0.6 ms longer through the handoff channel (the next message's round trip"
-        " before Rasa): a percent or two of the gap at this load. Where the rest of it goes is not found yet"
-        " (a variant that sends a message back from the action server to the end of the line, as REST's"
-        " event loop does, measured no better). Runs of the same code on this machine gave ratios far apart"
-        " (see the turns in the list of fixes below)"
+        " process against the client's send times (a scratch trace over several paced A/B runs, see *Where the 70%"
+        " load gap is* in the list of fixes below), Rasa's own handling took the same time through both"
+        " channels on average, but one run's difference went from -2.4 to +1.9 ms either way (most of the"
+        " spread between runs); and a message that arrived while Rasa handled another started in Rasa 0.7-0.9 ms"
+        " later after it through the handoff channel (its round trip before Rasa): ~2% of the p50 at this load."
+        " Runs of the same code on this machine gave ratios far apart (see the turns in the list of fixes below)"
     )
 
 
@@ -370,16 +369,18 @@ def shape_paragraph(bot: BotPathResult, places: list[int]) -> str | None:
         f" {ms(rest.mean)}), whatever the channel costs. What is left to the median is the order in which the"
         " server takes messages. Rasa handles a message without yielding its event loop (its Redis tracker and"
         " lock stores are synchronous) except where it waits for the action server, as a session's first"
-        " message does. Through REST such a message then goes back behind every message that arrived"
-        f" meanwhile: message 1 waits {ms(first_rest)} at the median, the others overtake it, and REST's median"
-        f" falls below its mean ({ms(rest.p50)} against {ms(rest.mean)}; p99 {ms(rest.p99)}). The handoff channel"
-        " hands messages to Rasa in the order they arrived and lets a finished answer out before the next"
-        " message starts (`channels/handoff/turns.py`); a message waiting for the action server keeps its place,"
-        f" so message 1 waits {ms(first_handoff)}, the latencies are even and the median sits at the mean"
-        f" ({ms(handoff.p50)} against {ms(handoff.mean)}; p99 {ms(handoff.p99)}). The p50 ratio at saturation"
-        f" ({bot.p50_ratio:.3f}) measures that difference of order, which favours the median of REST and the"
-        " tail of the handoff channel. Below saturation a message waits for few others, so the order matters"
-        " less and the ratio follows what each message costs, the waits for the messages ahead included:"
+        " message does. Through both channels such a message then goes back behind every message that arrived"
+        f" meanwhile: message 1 waits {ms(first_rest)} through REST and {ms(first_handoff)} through the handoff"
+        " channel at the median, the others overtake it, and the median falls below the mean (REST"
+        f" {ms(rest.p50)} against {ms(rest.mean)}, p99 {ms(rest.p99)}; handoff {ms(handoff.p50)} against"
+        f" {ms(handoff.mean)}, p99 {ms(handoff.p99)}). The handoff channel keeps that order on purpose"
+        " (`channels/handoff/turns.py`: messages start in Rasa in the order they arrived, a message back from"
+        " the action server takes its place at the end of the line, and a finished answer goes out before the"
+        " next message starts): sending the message back ahead of the line made the latencies even at"
+        " saturation but every other message wait behind it, ~10% on the p50 at 70% load. So at saturation"
+        " the p50 ratio says little of what the channel costs (it moves with the order in which messages"
+        f" meet the action server's replies: {bot.p50_ratio:.3f} here). Below saturation a message waits for"
+        " few others, and the ratio follows what each message costs, the waits for the messages ahead included:"
         f" {bot.paced_p50_ratio:.3f} at {PACED_SHARE:.0%} load."
     )
 
@@ -896,8 +897,15 @@ tests/test_analytics.py` pass):
   session's first message, back from the action server (`action_session_start`), ran the rest of its
   handling in that gap, and another came back after it. Through REST nothing yields after Rasa, so
   the answer goes out first. Rasa's remote actions now come back only when no answer is on its way
-  out, ahead of the messages still to start (`tests/test_turns.py`): the same trace after, 4 of 934
-  over 5 ms, 0.42 ms on average.
+  out (`tests/test_turns.py`): the same trace after, 4 of 934 over 5 ms, 0.42 ms on average.
+- **A message back from the action server takes its place at the end of the line** (`turns.py`):
+  it went back into Rasa ahead of the messages still to start, which then all waited for the rest of
+  its handling. It now queues behind the messages that arrived meanwhile, as through REST, whose
+  event loop takes the action server's reply up after the requests it read before
+  (`tests/test_turns.py`). A paced A/B in one process (REST and the channel with either place, their
+  rounds taking turns, 14 rounds of each at 22 messages/s, ~1,700 messages each): p50 ratio to REST
+  1.111 ahead of the line, 1.013 at its end (mean 1.122 and 1.044); a session's first message now
+  waits as long as through REST (Rasa's handling with its wait: mean 64.4 ms through both).
 - **The bot's replies stored as Rasa sends them** (`output.py`, `redis_pipe.py`, `service.py`): the
   script that puts a reply into the transcript and onto the feed now leaves for Redis when Rasa hands
   the reply over (written at once, not at the loop's next turn), while Rasa goes on to predict its
@@ -915,17 +923,21 @@ tests/test_analytics.py` pass):
   every process awake and asked Redis (`SISMEMBER`) about every bot message. It now follows the feed
   only while the process has Socket.IO clients, wakes only for messages it may relay, and asks Redis
   only about conversations whose Socket.IO room is on the process (`tests/test_channel_relay.py`).
-- **Where the 70% load gap is** (not fixed): the trace above, with `Agent.handle_message` timed in
-  the Rasa process during a `--only bot` run (16 pairs of paced rounds): Rasa's handling took p50
-  29.39 ms wall / 21.15 ms CPU through REST and 29.33 / 21.19 ms through the handoff channel. Between
-  two messages handled back to back, Rasa idled p50 0.71 ms through REST (reading the next request)
-  and 1.29 ms through the handoff channel (reading it, then its round trip before Rasa: state,
-  admission and live settings; the script itself runs in ~50 µs in Redis, the rest is the round
-  trip's wake-ups on this machine). That idle is a percent or two of the p50 gap at 70% load. The
-  order of service is not it either: a variant sending a message back from the action server to the
-  end of the line (as REST's event loop takes it up, behind the requests that arrived meanwhile)
-  gave a p50 ratio of 1.132 in a `--only bot` run, no better, and was not kept. The rest of the gap
-  (a few milliseconds per message at the median, at every place in a session) is not located yet."""
+- **Where the 70% load gap is** (not closed): a scratch trace in the Rasa process (`Agent.handle_message`,
+  the request's start and end, the script before Rasa and its Redis reply) and the client's send
+  times (the same monotonic clock), over several paced A/B runs (10-16 rounds per channel, ~22
+  messages/s). Rasa's handling (non-first messages): the same on average, but one run's difference
+  between the channels went from -2.4 to +1.9 ms (wall and CPU alike, GC 0.03 ms per message), a
+  spread that moves one run's p50 ratio by several percent. When a message arrived while Rasa
+  handled the one before it (about half of them), Rasa started it p50 0.61-0.74 ms after the other
+  ended through REST (reading the request) and 1.34-1.68 ms through the handoff channel: its script
+  before Rasa (state, admission, live settings) was sent 0.62 ms after the other ended, its Redis
+  reply read 0.35 ms after it left (the script runs in ~50 µs; the rest is wake-ups), and Rasa had
+  it 0.12 ms later. Yielding once or three times inside Rasa at the first reply (nothing else
+  starting meanwhile) let that round trip run during the other message and brought the gap to
+  REST's (p50 0.71 ms) but moved the request's own work into the other message's handling: no
+  better in latency, not kept; writing the script at once instead of at the loop's turn: no change.
+  At ~70% load that handover, ~0.8 ms on half the messages, is ~2% of the p50."""
 
 
 METHOD = """## How it is measured
