@@ -257,8 +257,10 @@ def missed_reason(bot: BotPathResult, check: Check) -> str:
         )
     solo = {k: Summary.of(v).p50 for k, v in bot.unloaded.items()}
     cpu = getattr(bot, "unloaded_cpu_ms", {})
+    more = solo["handoff"] - solo["REST"]
     text += (
-        f". One customer alone, the reply took {ms(solo['handoff'] - solo['REST'])} more through the handoff channel"
+        f". One customer alone, the reply took {ms(abs(more))} {'more' if more >= 0 else 'less'} through the"
+        " handoff channel"
     )
     if cpu.get("REST"):
         text += f" and the Rasa process {cpu['handoff'] / cpu['REST']:.3f}{TIMES} the CPU per message"
@@ -369,18 +371,17 @@ def shape_paragraph(bot: BotPathResult, places: list[int]) -> str | None:
         f" {ms(rest.mean)}), whatever the channel costs. What is left to the median is the order in which the"
         " server takes messages. Rasa handles a message without yielding its event loop (its Redis tracker and"
         " lock stores are synchronous) except where it waits for the action server, as a session's first"
-        " message does. Through both channels such a message then goes back behind every message that arrived"
-        f" meanwhile: message 1 waits {ms(first_rest)} through REST and {ms(first_handoff)} through the handoff"
-        " channel at the median, the others overtake it, and the median falls below the mean (REST"
-        f" {ms(rest.p50)} against {ms(rest.mean)}, p99 {ms(rest.p99)}; handoff {ms(handoff.p50)} against"
-        f" {ms(handoff.mean)}, p99 {ms(handoff.p99)}). The handoff channel keeps that order on purpose"
-        " (`channels/handoff/turns.py`: messages start in Rasa in the order they arrived, a message back from"
-        " the action server takes its place at the end of the line, and a finished answer goes out before the"
-        " next message starts): sending the message back ahead of the line made the latencies even at"
-        " saturation but every other message wait behind it, ~10% on the p50 at 70% load. So at saturation"
-        " the p50 ratio says little of what the channel costs (it moves with the order in which messages"
-        f" meet the action server's replies: {bot.p50_ratio:.3f} here). Below saturation a message waits for"
-        " few others, and the ratio follows what each message costs, the waits for the messages ahead included:"
+        " message does. Through REST such a message then goes back behind every message that arrived"
+        f" meanwhile: message 1 waits {ms(first_rest)} at the median, the others overtake it, and REST's p50 is"
+        f" {ms(rest.p50)} against a mean of {ms(rest.mean)} (p99 {ms(rest.p99)}). The handoff channel sends it to"
+        " the end of its line too (`channels/handoff/turns.py`: messages start in Rasa in the order they"
+        " arrived, a message back from the action server behind those that arrived meanwhile, and a finished"
+        f" answer goes out before the next message starts): message 1 waits {ms(first_handoff)}, p50"
+        f" {ms(handoff.p50)} against a mean of {ms(handoff.mean)} (p99 {ms(handoff.p99)}). Sending it ahead of"
+        " the line instead made the other messages wait behind it (~10% on the p50 at 70% load in an A/B). So"
+        " at saturation the p50 ratio says in which order messages meet the action server's replies more than"
+        f" what the channel costs ({bot.p50_ratio:.3f} here). Below saturation a message waits for few others,"
+        " and the ratio follows what each message costs, the waits for the messages ahead included:"
         f" {bot.paced_p50_ratio:.3f} at {PACED_SHARE:.0%} load."
     )
 
