@@ -95,12 +95,8 @@ class RasaTurns:
         """For a message already in Rasa that waited for something else: returns when
         its new place, at the end of the line, comes (at once when nothing is ahead
         and no answer is finishing)."""
-        again = Turn(self, self._issued)
-        self._issued += 1
-        try:
+        async with self.turn() as again:
             await again.start_in_rasa()
-        finally:
-            self._leave(again)
 
     def _may_start(self, turn: Turn) -> bool:
         return turn.number == self._head and self._finishing == 0
