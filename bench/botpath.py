@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from bench.checks import TIMES, Check
 from bench.procs import CpuMeter
 from bench.redisstats import CommandMeter
+from bench.stageclock import Stages, stages
 from bench.stats import Summary, median
 from bench.system import BenchStack
 from tests.api_client import ApiClient
@@ -43,6 +44,7 @@ MESSAGES = (
 )
 
 Send = Callable[[str, str], Awaitable[tuple[float, list[str]]]]
+CHANNELS = {"REST": "rest", "handoff": "handoff"}  # the channels' names in Rasa's messages
 SOLO_SESSIONS = 2  # per block of the one-customer-alone measurement
 PACED_SHARE = 0.7  # the paced load offers this share of the REST channel's throughput at saturation
 
@@ -205,6 +207,7 @@ class BotPathResult:
     paced_handoff: ChannelRun | None = None
     paced_rate: float = 0.0  # messages per second offered by the paced load
     unloaded_cpu_ms: dict[str, float] = field(default_factory=dict)  # Rasa CPU per message, one customer alone
+    paced_stages: dict[str, Stages] = field(default_factory=dict)  # inside Rasa's server at the paced load
 
     @property
     def throughput_ratio(self) -> float:
@@ -311,6 +314,7 @@ async def measure(
         rate = PACED_SHARE * rest.throughput
         log(f"  {paced_pairs} pairs of paced rounds: {customers} customers offering ~{rate:.0f} messages/s")
         paced = {"REST": ChannelRun("REST"), "handoff": ChannelRun("handoff")}
+        stack.stage_records()  # from here on: the paced rounds' messages
         for pair in range(paced_pairs):
             for name in ("REST", "handoff") if pair % 2 == 0 else ("handoff", "REST"):
                 run = paced[name]
@@ -326,6 +330,7 @@ async def measure(
                 )
                 run.rounds.append((counted, paced_window_s))
                 run.completed += completed
+        paced_stages = stages(stack.stage_records())
         # The bot's own reply with nobody else talking: one customer at a time, sessions of
         # `per_customer` messages, in blocks alternating the channels; the CPU per block.
         log(f"  one customer alone: {solo_blocks} blocks of {SOLO_SESSIONS} sessions on each channel")
@@ -345,5 +350,6 @@ async def measure(
     same = all(rest.replies[text] == handoff.replies[text] for text in set(rest.replies) | set(handoff.replies))
     result = BotPathResult(rest, handoff, pair_ratios, unloaded, customers, per_customer, same, window_s, ramp_s)
     result.paced_rest, result.paced_handoff, result.paced_rate = paced["REST"], paced["handoff"], rate
+    result.paced_stages = {name: paced_stages[channel] for name, channel in CHANNELS.items() if channel in paced_stages}
     result.unloaded_cpu_ms = {name: used / len(unloaded[name]) * 1000 for name, used in solo_cpu.items()}
     return result

@@ -1,6 +1,7 @@
 """`rasa` with the bench sampler on call: SIGUSR1 starts sampling the server's
 main thread, SIGUSR2 stops it and writes `$BENCH_PROFILE_DIR/profile.json`.
-Until then it is the plain `rasa` command."""
+Until then it is the plain `rasa` command, with the stage clock (bench/stageclock.py)
+noting each bot message's times: SIGWINCH writes them to `$BENCH_PROFILE_DIR/stages.json`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 from bench.sampler import Sampler
+from bench.stageclock import StageClock
 
 
 def main() -> None:
@@ -28,6 +30,9 @@ def main() -> None:
 
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
+    clock = StageClock()
+    clock.install()
+    signal.signal(signal.SIGWINCH, lambda _signum, _frame: clock.dump(out / "stages.json"))
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *sys.argv[1:]]

@@ -14,6 +14,7 @@ from bench.claims import ClaimsResult
 from bench.humanpath import HumanPathResult
 from bench.procs import OTHERS
 from bench.profile import ProfileReport
+from bench.stageclock import Stages
 from bench.stats import Summary, median, ms, percentile
 from bench.system import ROOT
 from bench.trackerstore import TrackerStoreResult
@@ -264,15 +265,64 @@ def missed_reason(bot: BotPathResult, check: Check) -> str:
     )
     if cpu.get("REST"):
         text += f" and the Rasa process {cpu['handoff'] / cpu['REST']:.3f}{TIMES} the CPU per message"
+    text += f"; at {PACED_SHARE:.0%} load a message also waits for the messages ahead of it"
+    inside = getattr(bot, "paced_stages", {})
+    if "REST" not in inside or "handoff" not in inside:
+        return text
+    rest, handoff = inside["REST"], inside["handoff"]
+    extra = extra_server_ms(rest, handoff)
     return text + (
-        f"; at {PACED_SHARE:.0%} load a message also waits for the messages ahead of it. Timed inside the Rasa"
-        " process against the client's send times (a scratch trace over several paced A/B runs, see *Where the 70%"
-        " load gap is* in the list of fixes below), Rasa's own handling took the same time through both"
-        " channels on average, but one run's difference went from -2.4 to +1.9 ms either way (most of the"
-        " spread between runs); and a message that arrived while Rasa handled another started in Rasa 0.7-0.9 ms"
-        " later after it through the handoff channel (its round trip before Rasa): ~2% of the p50 at this load."
-        " Runs of the same code on this machine gave ratios far apart (see the turns in the list of fixes below)"
+        f". Inside the Rasa server at that load (the stage clock, above), the handoff channel took a message"
+        f" into Rasa {ms(handoff.idle_before_rasa_ms - rest.idle_before_rasa_ms)} later after reading its"
+        f" request when Rasa was idle, and {ms(handoff.queued_gap_ms - rest.queued_gap_ms)} later after the"
+        f" message ahead of it when it had waited: its Redis round trip before Rasa (the conversation's state,"
+        f" the customer's admission, the live settings), which Rasa's REST channel does not make. Rasa's own"
+        f" handling took {ms(rest.rasa_ms)} (REST) and {ms(handoff.rasa_ms)} (handoff) at the median. The"
+        f" round trip adds ~{extra / rest.rasa_ms:.1%} to the server's time per message; at {PACED_SHARE:.0%}"
+        " load every message ahead in line adds its share to the wait, so the p50 ratio grows by several times"
+        " that. It does not shrink with a faster machine: the faster Rasa's own handling, the larger the"
+        " round trip's share"
     )
+
+
+def extra_server_ms(rest: Stages, handoff: Stages) -> float:
+    """The handoff channel's extra server time per message, weighing the idle and queued cases."""
+    idle = handoff.idle_before_rasa_ms - rest.idle_before_rasa_ms
+    queued = handoff.queued_gap_ms - rest.queued_gap_ms
+    counted = handoff.idle_messages + handoff.queued_messages
+    if not counted:
+        return float("nan")
+    return (idle * handoff.idle_messages + queued * handoff.queued_messages) / counted
+
+
+def stage_lines(inside: dict[str, Stages]) -> list[str]:
+    """The stage clock's medians at the paced load, per channel."""
+    rows = [
+        [
+            f"{name} channel",
+            f"{stage.messages:,}",
+            f"{ms(stage.idle_before_rasa_ms)} ({stage.idle_messages:,})",
+            f"{ms(stage.queued_gap_ms)} ({stage.queued_messages:,})",
+            ms(stage.rasa_ms),
+            ms(stage.rasa_cpu_ms),
+        ]
+        for name, stage in inside.items()
+    ]
+    headers = [
+        "channel",
+        "messages",
+        "request read → in Rasa, Rasa idle",
+        "previous message out of Rasa → this one in, it waited",
+        "Rasa's handling",
+        "its CPU (main thread)",
+    ]
+    return [
+        "",
+        "Inside the Rasa server at this load (`bench/stageclock.py`: when Sanic read each request, when Rasa's"
+        " handling of its message began and ended; p50, with the number of messages):",
+        "",
+        table(headers, rows),
+    ]
 
 
 def by_place_table(rest: ChannelRun, handoff: ChannelRun, places: list[int]) -> str:
@@ -321,6 +371,7 @@ def paced_lines(bot: BotPathResult, rest: ChannelRun, handoff: ChannelRun) -> li
         "p50 latency by the message's place in its session at this load:",
         "",
         by_place_table(rest, handoff, places),
+        *(stage_lines(getattr(bot, "paced_stages", {})) if getattr(bot, "paced_stages", {}) else []),
     ]
 
 
@@ -924,21 +975,22 @@ tests/test_analytics.py` pass):
   every process awake and asked Redis (`SISMEMBER`) about every bot message. It now follows the feed
   only while the process has Socket.IO clients, wakes only for messages it may relay, and asks Redis
   only about conversations whose Socket.IO room is on the process (`tests/test_channel_relay.py`).
-- **Where the 70% load gap is** (not closed): a scratch trace in the Rasa process (`Agent.handle_message`,
-  the request's start and end, the script before Rasa and its Redis reply) and the client's send
-  times (the same monotonic clock), over several paced A/B runs (10-16 rounds per channel, ~22
-  messages/s). Rasa's handling (non-first messages): the same on average, but one run's difference
-  between the channels went from -2.4 to +1.9 ms (wall and CPU alike, GC 0.03 ms per message), a
-  spread that moves one run's p50 ratio by several percent. When a message arrived while Rasa
-  handled the one before it (about half of them), Rasa started it p50 0.61-0.74 ms after the other
-  ended through REST (reading the request) and 1.34-1.68 ms through the handoff channel: its script
-  before Rasa (state, admission, live settings) was sent 0.62 ms after the other ended, its Redis
-  reply read 0.35 ms after it left (the script runs in ~50 µs; the rest is wake-ups), and Rasa had
-  it 0.12 ms later. Yielding once or three times inside Rasa at the first reply (nothing else
-  starting meanwhile) let that round trip run during the other message and brought the gap to
-  REST's (p50 0.71 ms) but moved the request's own work into the other message's handling: no
-  better in latency, not kept; writing the script at once instead of at the loop's turn: no change.
-  At ~70% load that handover, ~0.8 ms on half the messages, is ~2% of the p50."""
+- **Where the 70% load gap is** (not closed): the stage clock (`bench/stageclock.py`, its figures in §1
+  for this run) times, inside the Rasa server, each request's reading and Rasa's handling of its
+  message. Through the handoff channel a message reaches Rasa later by its Redis round trip (state,
+  admission, live settings), whether Rasa was idle or the message had waited for another; Rasa's own
+  handling is the same through both channels (with the stamp or without it: no difference in an A/B).
+  Timed from the request's reading in a scratch trace on a 2-core machine where Rasa's handling took
+  ~19 ms: the script's call 0.48 ms p50 (its run in Redis ~18 µs, `INFO commandstats`; the rest is the
+  client's work, the write and the wake-ups on two shared cores), the request's checks 0.2 ms. Tried
+  and not kept: (1) yielding inside Rasa at the first reply so that the next message's round trip
+  runs meanwhile: the gap fell to REST's, but the request's own work moved into the other message's
+  handling, no better in latency; (2) writing the script at once rather than at the loop's turn: the
+  call took 0.48 ms either way; (3) reading the message with Rasa's NLU during the round trip and
+  handing the reading to Rasa (`UserMessage.parse_data`): Rasa's parse alone takes 6.2 ms but its
+  handling with the reading given is only 1.6 ms shorter (10.5 against 8.9 ms, one agent, in-memory
+  tracker store), so the event loop was held ~4.6 ms longer per message: p50 ratio 1.17 against
+  ~1.12 in a paced A/B, not kept."""
 
 
 METHOD = """## How it is measured
@@ -951,6 +1003,9 @@ METHOD = """## How it is measured
 - Comparisons run side by side in one run, rounds alternating (A B B A ...), and are given as ratios.
   CPU per operation comes from `/proc/<pid>/stat`, the machine's total from `/proc/stat` ("other work
   on the machine" is everything that is not this benchmark's processes).
+- The Rasa server runs as `python -m bench.rasa_sampled`: plain `rasa` plus the sampler, off until the
+  profile phase, and the stage clock, which notes when each request was read and when Rasa's handling of
+  its message began and ended (a few µs per message, on both channels alike).
 - `python -m bench --only bot,claims` runs some phases; `--report-only` re-renders the last results
   (`.handoff/bench-results.pickle`)."""
 

@@ -81,6 +81,19 @@ class BenchStack(Stack):
             found["action server"] = actions.pid
         return found
 
+    def stage_records(self, timeout_s: float = 20) -> list[Any]:
+        """The Rasa server's stage clock records since the last call (bench/stageclock.py)."""
+        path = self.profile_dir / "stages.json"
+        path.unlink(missing_ok=True)
+        os.kill(self.server.process.pid, signal.SIGWINCH)
+        deadline = time.monotonic() + timeout_s
+        while not path.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Rasa server wrote no stage records")
+            time.sleep(0.05)
+        records: list[Any] = json.loads(path.read_text())
+        return records
+
     def start_profile(self) -> None:
         (self.profile_dir / "profile.json").unlink(missing_ok=True)
         os.kill(self.server.process.pid, signal.SIGUSR1)
