@@ -41,6 +41,7 @@ class HandoffCollector(CollectingOutputChannel):
         super().__init__()
         self._store = store
         self._storing: list[Awaitable[list[str]]] = []
+        self.entries: list[tuple[str, dict[str, Any]]] = []  # the visible replies as transcript entries
 
     @classmethod
     def name(cls) -> str:
@@ -48,8 +49,11 @@ class HandoffCollector(CollectingOutputChannel):
 
     async def _persist_message(self, message: dict[str, Any]) -> None:
         await super()._persist_message(message)
-        if self._store is not None and handoff_control(message) is None:
-            self._storing.append(self._store(*as_transcript_entry(message)))
+        if handoff_control(message) is None:
+            entry = as_transcript_entry(message)
+            self.entries.append(entry)
+            if self._store is not None:
+                self._storing.append(self._store(*entry))
 
     async def stored_ids(self) -> list[str]:
         """The transcript ids of the visible replies, in order (each stored once)."""

@@ -24,11 +24,7 @@ from channels.handoff.auth import AgentIdentity, new_customer_token
 from channels.handoff.bridge import INPUT_CHANNEL, ConversationBridge
 from channels.handoff.config import HandoffConfig
 from channels.handoff.errors import Conflict, HandoffError, NotFound, Unavailable
-from channels.handoff.output import (
-    HandoffCollector,
-    TranscriptOutputChannel,
-    as_transcript_entry,
-)
+from channels.handoff.output import HandoffCollector, TranscriptOutputChannel
 from channels.handoff.reading import nlu_reading, readings_by_text_order
 from channels.handoff.settings import DeskSettings
 from channels.handoff.store import Admission, Conversation, HandoffStore, IncomingResult, Message, Quota, now_ms
@@ -220,15 +216,14 @@ class HandoffService:
                 await collector.stored_ids()  # what Rasa said before it failed is in the transcript
             raise
         turn.rasa_answered()
-        visible = collector.visible
-        entries = [as_transcript_entry(m) for m in visible]
+        entries = collector.entries
         ids = await collector.stored_ids()
         state = "bot"
         requests = collector.handoff_requests
         if requests:
             await self._queue(sender, incoming.message_id, requests[-1])
             state = "waiting"
-        elif not visible and await self.bridge.is_paused(sender):
+        elif not entries and await self.bridge.is_paused(sender):
             # The bot paused the conversation but the queueing never happened (e.g. a
             # crash between the two): queue it now rather than leave the customer alone.
             await self.store.start_waiting(sender, "recovered")
