@@ -83,31 +83,27 @@ class BenchStack(Stack):
 
     def stage_records(self, timeout_s: float = 20) -> list[Any]:
         """The Rasa server's stage clock records since the last call (bench/stageclock.py)."""
-        path = self.profile_dir / "stages.json"
-        path.unlink(missing_ok=True)
-        os.kill(self.server.process.pid, signal.SIGWINCH)
-        deadline = time.monotonic() + timeout_s
-        while not path.exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Rasa server wrote no stage records")
-            time.sleep(0.05)
-        records: list[Any] = json.loads(path.read_text())
+        records: list[Any] = self._written_on(signal.SIGWINCH, "stages.json", "stage records", timeout_s)
         return records
 
     def start_profile(self) -> None:
-        (self.profile_dir / "profile.json").unlink(missing_ok=True)
         os.kill(self.server.process.pid, signal.SIGUSR1)
 
     def stop_profile(self, timeout_s: float = 20) -> dict[str, Any]:
-        os.kill(self.server.process.pid, signal.SIGUSR2)
-        path = self.profile_dir / "profile.json"
+        data: dict[str, Any] = self._written_on(signal.SIGUSR2, "profile.json", "profile", timeout_s)
+        return data
+
+    def _written_on(self, sent: signal.Signals, name: str, what: str, timeout_s: float) -> Any:
+        """Sends the Rasa server `sent` and reads the JSON it writes to `name` in answer."""
+        path = self.profile_dir / name
+        path.unlink(missing_ok=True)
+        os.kill(self.server.process.pid, sent)
         deadline = time.monotonic() + timeout_s
         while not path.exists():
             if time.monotonic() > deadline:
-                raise RuntimeError("the Rasa server wrote no profile")
+                raise RuntimeError(f"the Rasa server wrote no {what}")
             time.sleep(0.05)
-        data: dict[str, Any] = json.loads(path.read_text())
-        return data
+        return json.loads(path.read_text())
 
 
 __all__ = ["ROOT", "BenchStack"]
