@@ -70,10 +70,6 @@ class HandoffCollector(CollectingOutputChannel):
         return ids
 
     @property
-    def visible(self) -> list[dict[str, Any]]:
-        return [m for m in self.messages if handoff_control(m) is None]
-
-    @property
     def handoff_requests(self) -> list[dict[str, Any]]:
         return [c for c in (handoff_control(m) for m in self.messages) if c is not None]
 
