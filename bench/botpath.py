@@ -25,7 +25,7 @@ from bench.checks import TIMES, Check
 from bench.procs import CpuMeter
 from bench.redisstats import CommandMeter
 from bench.stageclock import Stages, stages
-from bench.stats import Summary, median
+from bench.stats import Summary, median, paired_ratio_interval
 from bench.system import BenchStack
 from tests.api_client import ApiClient
 
@@ -68,6 +68,7 @@ class ChannelRun:
     errors: list[str] = field(default_factory=list)
     commands: Counter[str] = field(default_factory=Counter)
     completed: int = 0  # every answer of the rounds, ramp and drain included (as CPU and commands are metered)
+    round_ends: list[int] = field(default_factory=list)  # where each round's latencies end (paced rounds)
 
     def commands_per_message(self, names: tuple[str, ...] | None = None) -> float:
         total = sum(n for c, n in self.commands.items() if names is None or c in names)
@@ -88,6 +89,14 @@ class ChannelRun:
     @property
     def summary(self) -> Summary:
         return Summary.of(self.latencies)
+
+    def latencies_by_round(self) -> list[list[float]]:
+        """Each round's latencies, for rounds whose end was marked (`end_round`)."""
+        starts = [0, *self.round_ends[:-1]]
+        return [self.latencies[start:end] for start, end in zip(starts, self.round_ends, strict=True)]
+
+    def end_round(self) -> None:
+        self.round_ends.append(len(self.latencies))
 
     def cpu_ms_per_message(self, process: str) -> float:
         return self.cpu.get(process, 0.0) / max(self.completed, 1) * 1000
@@ -228,6 +237,14 @@ class BotPathResult:
             return float("nan")
         return self.paced_handoff.summary.p50 / self.paced_rest.summary.p50
 
+    @property
+    def paced_p50_interval(self) -> tuple[float, float]:
+        """The 95% interval of `paced_p50_ratio` over the pairs of paced rounds (bootstrap):
+        what the machine's noise leaves of the figure."""
+        if self.paced_rest is None or self.paced_handoff is None:
+            return float("nan"), float("nan")
+        return paired_ratio_interval(self.paced_handoff.latencies_by_round(), self.paced_rest.latencies_by_round())
+
     def checks(self) -> list[Check]:
         return [
             Check(
@@ -329,6 +346,7 @@ async def measure(
                     think=lambda index, pair=pair: pauses(pair * 1000 + index, customers / rate),  # type: ignore[misc]
                 )
                 run.rounds.append((counted, paced_window_s))
+                run.end_round()
                 run.completed += completed
         paced_stages = stages(stack.stage_records())
         # The bot's own reply with nobody else talking: one customer at a time, sessions of

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -56,3 +57,28 @@ def ratio(value: float) -> str:
 
 def median(values: Sequence[float]) -> float:
     return percentile(values, 50)
+
+
+def paired_ratio_interval(
+    numerator_rounds: Sequence[Sequence[float]],
+    denominator_rounds: Sequence[Sequence[float]],
+    statistic: Callable[[Sequence[float]], float] = median,
+    level: float = 0.95,
+    draws: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """How far the ratio of two channels' `statistic` could move with other rounds: the
+    pairs of rounds (one of each channel, run side by side) drawn again with replacement
+    `draws` times, and the central `level` of the ratios they give (percentile bootstrap)."""
+    pairs = min(len(numerator_rounds), len(denominator_rounds))
+    if pairs < 2:
+        return math.nan, math.nan
+    rng = random.Random(seed)
+    ratios = []
+    for _ in range(draws):
+        chosen = [rng.randrange(pairs) for _ in range(pairs)]
+        top = statistic([x for i in chosen for x in numerator_rounds[i]])
+        bottom = statistic([x for i in chosen for x in denominator_rounds[i]])
+        ratios.append(top / bottom)
+    tail = (1 - level) / 2 * 100
+    return percentile(ratios, tail), percentile(ratios, 100 - tail)

@@ -1,0 +1,35 @@
+"""The bench's bootstrap interval of a ratio over pairs of rounds (bench/stats.py)."""
+
+from __future__ import annotations
+
+import math
+
+from bench.botpath import ChannelRun
+from bench.stats import median, paired_ratio_interval
+
+
+def test_the_interval_holds_the_ratio_and_widens_with_rounds_that_disagree() -> None:
+    steady_rest = [[10.0, 11.0, 12.0]] * 8
+    steady_handoff = [[11.0, 12.0, 13.0]] * 8
+    low, high = paired_ratio_interval(steady_handoff, steady_rest)
+    assert math.isclose(low, 12 / 11) and math.isclose(high, 12 / 11)  # every draw gives the same ratio
+
+    noisy_handoff = [[11.0, 12.0, 13.0], [22.0, 24.0, 26.0]] * 4  # every other round twice as slow
+    low, high = paired_ratio_interval(noisy_handoff, steady_rest)
+    whole = median([x for r in noisy_handoff for x in r]) / median([x for r in steady_rest for x in r])
+    assert low < whole < high
+    assert low < 12 / 11 * 1.1 and high > 24 / 11 * 0.9
+
+
+def test_too_few_pairs_give_no_interval() -> None:
+    low, high = paired_ratio_interval([[1.0]], [[1.0]])
+    assert math.isnan(low) and math.isnan(high)
+
+
+def test_a_run_keeps_its_rounds_apart() -> None:
+    run = ChannelRun("REST")
+    run.latencies += [0.1, 0.2]
+    run.end_round()
+    run.latencies += [0.3]
+    run.end_round()
+    assert run.latencies_by_round() == [[0.1, 0.2], [0.3]]
