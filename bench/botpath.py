@@ -91,9 +91,10 @@ class ChannelRun:
         return Summary.of(self.latencies)
 
     def latencies_by_round(self) -> list[list[float]]:
-        """Each round's latencies, for rounds whose end was marked (`end_round`)."""
-        starts = [0, *self.round_ends[:-1]]
-        return [self.latencies[start:end] for start, end in zip(starts, self.round_ends, strict=True)]
+        """Each round's latencies, for rounds whose end was marked (`end_round`; none in
+        results saved before rounds were marked)."""
+        ends = getattr(self, "round_ends", [])
+        return [self.latencies[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
     def end_round(self) -> None:
         self.round_ends.append(len(self.latencies))
@@ -223,6 +224,15 @@ class BotPathResult:
         return self.handoff.throughput / self.rest.throughput
 
     @property
+    def throughput_interval(self) -> tuple[float, float]:
+        """The 95% interval of `throughput_ratio` over the pairs of rounds (bootstrap)."""
+        return paired_ratio_interval(
+            [[counted / seconds] for counted, seconds in self.handoff.rounds],
+            [[counted / seconds] for counted, seconds in self.rest.rounds],
+            statistic=sum,
+        )
+
+    @property
     def p50_ratio(self) -> float:
         """At saturation: reported, not the target (see `paced_p50_ratio`)."""
         return self.handoff.summary.p50 / self.rest.summary.p50
@@ -254,6 +264,7 @@ class BotPathResult:
                 0.97,
                 TIMES,
                 higher_is_better=True,
+                interval=self.throughput_interval,
             ),
             Check(
                 "1",
@@ -261,6 +272,7 @@ class BotPathResult:
                 self.paced_p50_ratio,
                 1.03,
                 TIMES,
+                interval=self.paced_p50_interval,
             ),
         ]
 

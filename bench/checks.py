@@ -18,6 +18,16 @@ class Check:
     limit: float
     unit: str
     higher_is_better: bool = False
+    interval: tuple[float, float] | None = None  # the value's 95% interval, where the run gives one
+
+    @property
+    def settled(self) -> bool:
+        """Whether the run's noise leaves the verdict standing: the interval (if any) lies
+        wholly on the verdict's side of the limit."""
+        if self.interval is None or any(math.isnan(end) for end in self.interval):
+            return True
+        low, high = self.interval
+        return not low <= self.limit <= high
 
     @property
     def met(self) -> bool:
@@ -48,4 +58,8 @@ class Check:
         gap = abs(self.value - self.limit)
         share = gap / abs(self.limit) * 100 if self.limit else math.inf
         how = f"{self.show(gap) if self.unit != TIMES else f'{gap:.3f}'} ({share:.0f}%)"
-        return f"met, by {how}" if self.met else f"**missed, by {how}**"
+        verdict = f"met, by {how}" if self.met else f"**missed, by {how}**"
+        if not self.settled and self.interval is not None:
+            low, high = self.interval
+            verdict += f"; not settled: its 95% interval {self.show(low)}-{self.show(high)} spans the target"
+        return verdict

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from bench.botpath import ChannelRun
+from bench.checks import TIMES, Check
 from bench.stats import median, paired_ratio_interval
 
 
@@ -33,3 +34,14 @@ def test_a_run_keeps_its_rounds_apart() -> None:
     run.latencies += [0.3]
     run.end_round()
     assert run.latencies_by_round() == [[0.1, 0.2], [0.3]]
+
+
+def test_a_verdict_inside_its_interval_says_the_run_did_not_settle_it() -> None:
+    settled = Check("1", "ratio", 1.01, 1.03, TIMES, interval=(0.98, 1.02))
+    assert settled.met and settled.settled and settled.verdict == "met, by 0.020 (2%)"
+    unsettled = Check("1", "ratio", 1.01, 1.03, TIMES, interval=(0.87, 1.18))
+    assert unsettled.met and not unsettled.settled
+    assert unsettled.verdict.endswith("not settled: its 95% interval 0.870-1.180 spans the target")
+    missed = Check("1", "throughput", 0.968, 0.97, TIMES, higher_is_better=True, interval=(0.93, 1.01))
+    assert not missed.met and not missed.settled and "**missed, by 0.002" in missed.verdict
+    assert Check("1", "ratio", 1.2, 1.03, TIMES).settled  # no interval: the value alone decides
