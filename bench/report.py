@@ -246,21 +246,25 @@ def bot_section(
     missed = [c for c in bot.checks() if not c.met]
     if missed:
         lines += ["", "**Missed:** " + "; ".join(missed_reason(bot, c) for c in missed) + "."]
+    unsettled = [c for c in bot.checks() if c.met and not c.settled]
+    if unsettled:
+        lines += ["", "**Met, not settled:** " + "; ".join(missed_reason(bot, c) for c in unsettled) + "."]
     return "\n".join(lines)
 
 
 def missed_reason(bot: BotPathResult, check: Check) -> str:
-    """A missed bot path target, by how much, and what this run says of why."""
+    """A bot path target missed (or met by less than the run's noise), by how much, and
+    what this run says of why."""
     text = f"{check.label} {check.show(check.value)} (by {abs(check.value - check.limit):.3f})"
+    if check.interval is not None and not math.isnan(check.interval[0]):
+        low, high = check.interval
+        text += f", 95% interval {check.show(low)}-{check.show(high)} over the pairs of rounds"
     if "throughput" in check.label:
         low, high = min(bot.pair_ratios), max(bot.pair_ratios)
         return text + (
             f". The pairs of rounds spread from {low:.3f} to {high:.3f}, so one run's wall-clock ratio moves by"
             " several percent either way"
         )
-    low, high = paced_interval(bot)
-    if not math.isnan(low):
-        text += f", 95% interval {low:.3f}-{high:.3f} over the pairs of rounds"
     solo = {k: Summary.of(v).p50 for k, v in bot.unloaded.items()}
     cpu = getattr(bot, "unloaded_cpu_ms", {})
     more = solo["handoff"] - solo["REST"]
