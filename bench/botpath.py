@@ -49,8 +49,9 @@ SOLO_SESSIONS = 2  # per block of the one-customer-alone measurement
 PACED_SHARE = 0.7  # the paced load offers this share of the REST channel's throughput at saturation
 
 
-def pauses(seed: int, mean_s: float) -> Callable[[], float]:
-    """A customer's pauses between messages (exponential, mean `mean_s`), the same for a seed."""
+def gaps(seed: int, mean_s: float) -> Callable[[], float]:
+    """The gaps between a customer's messages (exponential, mean `mean_s`: Poisson
+    arrivals), the same for a seed."""
     rng = random.Random(seed)
     return lambda: rng.expovariate(1 / mean_s)
 
@@ -161,24 +162,32 @@ async def run_window(
     ramp_s: float,
     window_s: float,
     run: ChannelRun,
-    think: Callable[[int], Callable[[], float]] | None = None,
+    timetable: Callable[[int], Callable[[], float]] | None = None,
 ) -> tuple[int, int]:
     """`customers` talking without a break (each sends `per_customer` messages, then a
     new customer takes its place); counts the answers that arrive in the window
     [ramp_s, ramp_s + window_s] and the latencies of the messages sent in it. With
-    `think` (customer index -> the pauses of that customer), each customer pauses
-    after every answer. Returns (answers in the window, answers in all)."""
+    `timetable` (customer index -> the gaps between that customer's messages), each
+    customer keeps a timetable instead: message k is due at the sum of the first k
+    gaps, and goes when it is due or when the answer before it arrives, whichever is
+    later. The same `timetable` gives both channels the same arrivals, so two rounds of a
+    pair differ by what the channels cost, not by when the messages came.
+    Returns (answers in the window, answers in all)."""
     began = time.perf_counter()
     opens, closes = began + ramp_s, began + ramp_s + window_s
     counted = completed = 0
 
     async def customer(index: int) -> None:
         nonlocal counted, completed
-        pause = think(index) if think is not None else None
-        if pause is not None:
-            await asyncio.sleep(pause())  # customers arrive spread out, not all at once
+        gap = timetable(index) if timetable is not None else None
+        due = began
         for session in itertools.count():
             for turn in range(per_customer):
+                if gap is not None:
+                    due += gap()
+                    if due >= closes:
+                        return
+                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 start = time.perf_counter()
                 if start >= closes:
                     return
@@ -195,8 +204,6 @@ async def run_window(
                     run.latencies.append(elapsed)
                     run.by_place[turn].append(elapsed)
                     run.replies[text].add(tuple(replies))
-                if pause is not None:
-                    await asyncio.sleep(pause())
 
     await asyncio.gather(*(customer(i) for i in range(customers)))
     return counted, completed
@@ -337,9 +344,9 @@ async def measure(
                     f"  pair {pair + 1}/{pairs}: so far REST {rest.throughput:.1f}/s,"
                     f" handoff {handoff.throughput:.1f}/s"
                 )
-        # The same customers at a human pace: each pauses after every answer (the same
-        # pauses on both channels), offering PACED_SHARE of REST's throughput above: a busy
-        # server, not a saturated one, where every message would wait for all the others.
+        # The same customers at a human pace: each sends on a timetable of Poisson arrivals,
+        # the same for both rounds of a pair, offering PACED_SHARE of REST's throughput above:
+        # a busy server, not a saturated one, where every message would wait for all the others.
         rate = PACED_SHARE * rest.throughput
         log(f"  {paced_pairs} pairs of paced rounds: {customers} customers offering ~{rate:.0f} messages/s")
         paced = {"REST": ChannelRun("REST"), "handoff": ChannelRun("handoff")}
@@ -355,7 +362,7 @@ async def measure(
                     ramp_s,
                     paced_window_s,
                     run,
-                    think=lambda index, pair=pair: pauses(pair * 1000 + index, customers / rate),  # type: ignore[misc]
+                    timetable=lambda index, pair=pair: gaps(pair * 1000 + index, customers / rate),  # type: ignore[misc]
                 )
                 run.rounds.append((counted, paced_window_s))
                 run.end_round()

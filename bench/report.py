@@ -169,8 +169,8 @@ def bot_section(
         f" **At saturation** (the throughput target) each sends {bot.per_customer} messages one after another"
         " without a break (questions the bot answers with a rule), then a new customer takes its place, so both"
         " channels open sessions at the same rate (each calls the action server's `action_session_start`)."
-        f" **At {PACED_SHARE:.0%} of that load** (the p50 target, further below) the same customers pause after"
-        " every answer. A round runs one channel: after"
+        f" **At {PACED_SHARE:.0%} of that load** (the p50 target, further below) the same customers send on a"
+        " timetable, the same for both channels. A round runs one channel: after"
         f" {bot.ramp_s:.0f} s of ramp-up it counts the answers of the next {bot.window_s:.0f} s and the latency of"
         " the messages sent in them. Rounds alternate REST, handoff, handoff, REST, ..."
         f" ({len(bot.pair_ratios)} pairs at saturation, after a warm-up of both).",
@@ -377,10 +377,12 @@ def paced_lines(bot: BotPathResult, rest: ChannelRun, handoff: ChannelRun) -> li
     )
     return [
         "",
-        f"**At {PACED_SHARE:.0%} load: the p50 target.** The same {bot.customers} customers, each pausing after"
-        f" every answer (exponential pauses, the same on both channels), offering ~{bot.paced_rate:.0f} messages/s,"
-        f" {PACED_SHARE:.0%} of the REST channel's throughput above; {len(rest.rounds)} pairs of rounds of"
-        f" {rest.rounds[0][1]:.0f} s.",
+        f"**At {PACED_SHARE:.0%} load: the p50 target.** The same {bot.customers} customers, each sending on a"
+        " timetable of Poisson arrivals (exponential gaps; a message whose answer before it has not come yet goes"
+        f" when it comes), offering ~{bot.paced_rate:.0f} messages/s, {PACED_SHARE:.0%} of the REST channel's"
+        f" throughput above; {len(rest.rounds)} pairs of rounds of {rest.rounds[0][1]:.0f} s. Both rounds of a"
+        " pair use the same timetable, so they differ by what the channels cost, not by when the messages"
+        " came.",
         "",
         table(["channel", "messages", "throughput", "p50", "mean", "p90", "p99"], rows),
         "",
