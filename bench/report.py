@@ -15,7 +15,7 @@ from bench.humanpath import HumanPathResult
 from bench.procs import OTHERS
 from bench.profile import ProfileReport
 from bench.stageclock import Stages
-from bench.stats import Summary, median, ms, percentile
+from bench.stats import Summary, median, ms, percentile, wait_growth
 from bench.system import ROOT
 from bench.trackerstore import TrackerStoreResult
 from bench.waiting import WaitingResult
@@ -280,17 +280,39 @@ def missed_reason(bot: BotPathResult, check: Check) -> str:
         return text
     rest, handoff = inside["REST"], inside["handoff"]
     extra = extra_server_ms(rest, handoff)
-    return text + (
+    return text + queueing_reason(rest, handoff, extra, getattr(bot, "paced_rest", None))
+
+
+def queueing_reason(rest: Stages, handoff: Stages, extra: float, paced_rest: ChannelRun | None) -> str:
+    """Why a few percent more server time per message is a larger p50 ratio at the paced
+    load: the stage clock's figures and the queueing arithmetic that multiplies them."""
+    share = extra / rest.rasa_ms
+    text = (
         f". Inside the Rasa server at that load (the stage clock, above), the handoff channel took a message"
         f" into Rasa {ms(handoff.idle_before_rasa_ms - rest.idle_before_rasa_ms)} later after reading its"
         f" request when Rasa was idle, and {ms(handoff.queued_gap_ms - rest.queued_gap_ms)} later after the"
         f" message ahead of it when it had waited: its Redis round trip before Rasa (the conversation's state,"
         f" the customer's admission, the live settings), which Rasa's REST channel does not make. Rasa's own"
         f" handling took {ms(rest.rasa_ms)} (REST) and {ms(handoff.rasa_ms)} (handoff) at the median. The"
-        f" round trip adds ~{extra / rest.rasa_ms:.1%} to the server's time per message; at {PACED_SHARE:.0%}"
+        f" round trip adds ~{share:.1%} to the server's time per message; at {PACED_SHARE:.0%}"
         " load every message ahead in line adds its share to the wait, so the p50 ratio grows by several times"
-        " that. It does not shrink with a faster machine: the faster Rasa's own handling, the larger the"
-        " round trip's share"
+        " that"
+    )
+    if paced_rest is not None and paced_rest.throughput > 0:
+        busy = paced_rest.throughput * rest.rasa_ms / 1000  # the share of the time Rasa was at work (REST)
+        if 0 < busy < 1:
+            times = wait_growth(busy)
+            text += (
+                f". How many times: Rasa was at work u = {busy:.0%} of the time through REST (throughput by"
+                " handling), and in a single-server queue the mean wait grows as u S / (1 - u) with the service"
+                " time S (u grows with S too), so a service time longer by a share e lengthens the wait by about"
+                f" (2 + u / (1 - u)) e = {times:.1f}{TIMES} {share:.1%} = {times * share:.0%}. To stay within 1.03"
+                " at this load the channel's work before Rasa would have"
+                f" to cost under ~{0.03 / times:.1%} of Rasa's handling, ~{0.03 / times * rest.rasa_ms:.2f} ms a"
+                f" message, against the {extra:.2f} ms it costs now"
+            )
+    return text + (
+        ". It does not shrink with a faster machine: the faster Rasa's own handling, the larger the round trip's share"
     )
 
 
@@ -731,6 +753,7 @@ def waiting_section(waiting: WaitingResult) -> str:
         f" {waiting.growth('enqueue'):.2f}{TIMES}, claim {waiting.growth('claim'):.2f}{TIMES}, first page"
         f" {waiting.growth('page'):.2f}{TIMES}. The queue is a sorted set: enqueue and claim are O(log n), the first"
         " page O(log n + page size).",
+        *script_steps(waiting),
         "",
         "Redis memory, on a Redis of its own: `used_memory` before and after making"
         f" {waiting.memory[0].conversations:,} waiting conversations, with their transcripts (one stream each) and the"
@@ -761,6 +784,12 @@ def waiting_section(waiting: WaitingResult) -> str:
         text = "**Missed:** " + "; ".join(
             f"{c.label}: {c.show(c.value)} ({c.verdict.replace('**', '')})" for c in missed
         )
+        if any("script" in c.label for c in missed) and flat_above_step(waiting):
+            text += (
+                f". The step is below {middle_length(waiting):,} waiting (see above); from there to"
+                f" {large.length:,} the scripts cost {script_growth(waiting, 0):.2f}{TIMES} (enqueue) and"
+                f" {script_growth(waiting, 1):.2f}{TIMES} (claim): a fixed step, not a cost that grows with the queue"
+            )
         if not page_check.met:
             text += (
                 f". An agent request that reads nothing already takes {ms(floor_p50)} (Sanic with Rasa's"
@@ -771,6 +800,45 @@ def waiting_section(waiting: WaitingResult) -> str:
             )
         lines += ["", text + "."]
     return "\n".join(lines)
+
+
+def middle_length(waiting: WaitingResult) -> int | None:
+    """The queue length the scripts were also timed at, between the two of the table."""
+    ends = {waiting.costs[0].length, waiting.costs[-1].length}
+    return next((n for n in sorted(getattr(waiting, "scripts", {})) if n not in ends), None)
+
+
+def script_growth(waiting: WaitingResult, which: int) -> float:
+    """The enqueue (0) or claim (1) script's p50 in Redis, longest queue against the middle one."""
+    middle = middle_length(waiting)
+    if middle is None:
+        return math.nan
+    return waiting.script_p50(waiting.costs[-1].length)[which] / waiting.script_p50(middle)[which]
+
+
+def flat_above_step(waiting: WaitingResult) -> bool:
+    """Whether the scripts' growth lies below the middle length (flat within 10% above it)."""
+    return all(script_growth(waiting, which) <= 1.1 for which in (0, 1))
+
+
+def script_steps(waiting: WaitingResult) -> list[str]:
+    """The scripts in Redis at the middle queue length too: where their cost steps up."""
+    middle = middle_length(waiting)
+    if middle is None:
+        return []
+    small, large = waiting.costs[0].length, waiting.costs[-1].length
+    cells = {n: waiting.script_p50(n) for n in (small, middle, large)}
+    shown = ", ".join(f"{n:,}: {e * 1000:.0f} / {c * 1000:.0f} µs" for n, (e, c) in cells.items())
+    return [
+        f"- The scripts alone in Redis at {small:,}, {middle:,} and {large:,} waiting (p50, enqueue / claim; the"
+        f" same side-by-side run, {len(waiting.scripts[middle][0])} probes at each): {shown}. From {middle:,} to"
+        f" {large:,} waiting the enqueue script costs {script_growth(waiting, 0):.2f}{TIMES} and the claim script"
+        f" {script_growth(waiting, 1):.2f}{TIMES}. Each adds to or removes from two sorted sets (the queue and the"
+        " index of all conversations: O(log n), and Redis keeps one of at most 128 entries as a compact listpack)"
+        " and announces the change on the live feed. Each key space's feed is at its cap here (`feed_maxlen`"
+        " events, trimmed as it grows), as a server's is once it has run a while: a feed still filling up would"
+        " make the short queues look cheaper than the queue's length makes them."
+    ]
 
 
 def startup_section(results: dict[str, Any]) -> str:

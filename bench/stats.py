@@ -82,3 +82,12 @@ def paired_ratio_interval(
         ratios.append(top / bottom)
     tail = (1 - level) / 2 * 100
     return percentile(ratios, tail), percentile(ratios, 100 - tail)
+
+
+def wait_growth(busy: float) -> float:
+    """How many times a longer service time's share lengthens a single-server queue's mean
+    wait, at `busy` (0-1) of the server's time taken: the wait goes as busy * S / (1 - busy),
+    and busy = arrivals * S grows with S too, so d ln(wait) / d ln(S) = 2 + busy / (1 - busy)."""
+    if not 0 <= busy < 1:
+        raise ValueError(f"a queue that keeps up is busy less than all the time, not {busy}")
+    return 2 + busy / (1 - busy)

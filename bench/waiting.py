@@ -63,9 +63,17 @@ class Memory:
 class WaitingResult:
     costs: list[QueueCosts]
     memory: list[Memory]
+    # SLOWLOG durations (seconds) of the enqueue and claim scripts by queue length, the
+    # lengths of `costs` and one between them, side by side (see interleaved_script_costs).
+    scripts: dict[int, tuple[list[float], list[float]]] = field(default_factory=dict)
 
     def at(self, length: int) -> QueueCosts:
         return next(c for c in self.costs if c.length == length)
+
+    def script_p50(self, length: int) -> tuple[float, float]:
+        """The enqueue and claim scripts' p50 in Redis (ms) at one queue length."""
+        enqueue, claim = self.scripts[length]
+        return Summary.of(enqueue).p50, Summary.of(claim).p50
 
     def growth(self, what: str) -> float:
         small, large = self.costs[0], self.costs[-1]
@@ -143,6 +151,7 @@ async def interleaved_script_costs(
     stores = {length: HandoffStore(redis, KeySpace(bot=f"len{length}")) for length in lengths}
     for length, store in stores.items():
         await make_waiting(store, [f"q-{i:05d}" for i in range(length)], with_token=False)
+        await fill_feed(redis, store)
     await slowlog_everything(redis)
     for index in range(samples):
         for store in stores.values():
@@ -161,6 +170,18 @@ async def interleaved_script_costs(
     for store in stores.values():
         await clear_handoff_keys(redis, store.keys)
     return found
+
+
+async def fill_feed(redis: Redis, store: HandoffStore) -> None:
+    """Brings a key space's live feed to its cap, where a server's feed stays once it has
+    run a while, whatever the queue's length: every script that emits then trims as it adds
+    (`XADD MAXLEN ~`), a cost that would otherwise show only at the longest queue."""
+    missing = store.feed_maxlen - await redis.xlen(store.keys.events)
+    for start in range(0, max(missing, 0), 1000):
+        pipe = redis.pipeline(transaction=False)
+        for _ in range(start, min(start + 1000, missing)):
+            pipe.xadd(store.keys.events, {"type": "filler", "conv": "-", "data": "{}"})
+        await pipe.execute()
 
 
 def script_sha(store: HandoffStore, name: str) -> str:
@@ -231,8 +252,15 @@ async def memory(conversations: int, text: str) -> Memory:
 
 
 async def measure(
-    stack: BenchStack, lengths: tuple[int, ...] = (100, 10_000), samples: int = 200, log: Callable[[str], None] = print
+    stack: BenchStack,
+    lengths: tuple[int, ...] = (100, 10_000),
+    samples: int = 200,
+    log: Callable[[str], None] = print,
+    between: int = 1_000,
+    script_samples: int = 500,
 ) -> WaitingResult:
+    """Page, enqueue and claim at each of `lengths`; the scripts alone in Redis at those
+    lengths and at `between`, to show where their cost steps up and where it stays flat."""
     redis = Redis.from_url(stack.redis.url)
     store = HandoffStore(redis)
     try:
@@ -243,12 +271,13 @@ async def measure(
             log(f"  {length:,} waiting: first page, enqueue and claim, {samples} times each")
             costs.append(await queue_costs(stack, store, length, samples, already))
             already = length
-        log(f"  the scripts alone, queues of {' and '.join(f'{n:,}' for n in lengths)} side by side")
-        interleaved = await interleaved_script_costs(redis, lengths, samples)
+        script_lengths = tuple(sorted({*lengths, between}))
+        log(f"  the scripts alone, queues of {', '.join(f'{n:,}' for n in script_lengths)} side by side")
+        interleaved = await interleaved_script_costs(redis, script_lengths, script_samples)
         for cost in costs:
             cost.enqueue_redis, cost.claim_redis = interleaved[cost.length]
     finally:
         await redis.close()
     log(f"  Redis memory of {lengths[-1]:,} waiting conversations (a Redis of its own)")
     found = [await memory(lengths[-1], TEXT), await memory(lengths[-1], (TEXT + " ") * 4)]
-    return WaitingResult(costs, found)
+    return WaitingResult(costs, found, interleaved)

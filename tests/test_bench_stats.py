@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from bench.botpath import ChannelRun
 from bench.checks import TIMES, Check
-from bench.stats import median, paired_ratio_interval
+from bench.stats import median, paired_ratio_interval, wait_growth
 
 
 def test_the_interval_holds_the_ratio_and_widens_with_rounds_that_disagree() -> None:
@@ -45,3 +47,22 @@ def test_a_verdict_inside_its_interval_says_the_run_did_not_settle_it() -> None:
     missed = Check("1", "throughput", 0.968, 0.97, TIMES, higher_is_better=True, interval=(0.93, 1.01))
     assert not missed.met and not missed.settled and "**missed, by 0.002" in missed.verdict
     assert Check("1", "ratio", 1.2, 1.03, TIMES).settled  # no interval: the value alone decides
+
+
+def test_wait_growth_matches_the_queue_it_describes() -> None:
+    arrivals, service = 26.0, 0.027  # messages/s, s: busy 70%
+
+    def wait(s: float) -> float:
+        busy = arrivals * s
+        return busy * s / (1 - busy)  # single-server queue's mean wait, up to a constant
+
+    longer = service * 1.001
+    measured = math.log(wait(longer) / wait(service)) / math.log(1.001)
+    assert math.isclose(wait_growth(arrivals * service), measured, rel_tol=1e-2)
+    assert wait_growth(0.7) > 4 > wait_growth(0.5) > 2  # the busier, the more it multiplies
+
+
+def test_wait_growth_refuses_a_queue_that_never_drains() -> None:
+    for busy in (1.0, 1.2, -0.1):
+        with pytest.raises(ValueError):
+            wait_growth(busy)
