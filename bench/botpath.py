@@ -27,6 +27,7 @@ from bench.redisstats import CommandMeter
 from bench.stageclock import Stages, stages
 from bench.stats import Summary, median, paired_ratio_interval
 from bench.system import BenchStack
+from bench.wakeup import PAUSE_S, RoundTrips, round_trips
 from tests.api_client import ApiClient
 
 # Questions the shop assistant answers with a rule (none hands over).
@@ -225,6 +226,7 @@ class BotPathResult:
     paced_rate: float = 0.0  # messages per second offered by the paced load
     unloaded_cpu_ms: dict[str, float] = field(default_factory=dict)  # Rasa CPU per message, one customer alone
     paced_stages: dict[str, Stages] = field(default_factory=dict)  # inside Rasa's server at the paced load
+    redis_round_trips: RoundTrips | None = None  # what waking an idle Redis adds to a round trip
 
     @property
     def throughput_ratio(self) -> float:
@@ -383,10 +385,13 @@ async def measure(
                         elapsed, _ = await senders[name][1](f"solo-{name}-{block}-{session}", text)
                         unloaded[name].append(elapsed)
                 solo_cpu[name] += solo_meter.stop()["rasa"]
+        log(f"  Redis round trips, back to back and after {PAUSE_S * 1000:.0f} ms of quiet")
+        round_trip = await round_trips(redis)
     await redis.close()
     same = all(rest.replies[text] == handoff.replies[text] for text in set(rest.replies) | set(handoff.replies))
     result = BotPathResult(rest, handoff, pair_ratios, unloaded, customers, per_customer, same, window_s, ramp_s)
     result.paced_rest, result.paced_handoff, result.paced_rate = paced["REST"], paced["handoff"], rate
     result.paced_stages = {name: paced_stages[channel] for name, channel in CHANNELS.items() if channel in paced_stages}
     result.unloaded_cpu_ms = {name: used / len(unloaded[name]) * 1000 for name, used in solo_cpu.items()}
+    result.redis_round_trips = round_trip
     return result

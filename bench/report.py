@@ -19,6 +19,7 @@ from bench.stats import Summary, median, ms, percentile, wait_growth
 from bench.system import ROOT
 from bench.trackerstore import TrackerStoreResult
 from bench.waiting import WaitingResult
+from bench.wakeup import RoundTrips
 
 DOC = ROOT / "docs" / "benchmarks.md"
 IMAGE = ROOT / "docs" / "images" / "latency.png"
@@ -280,7 +281,22 @@ def missed_reason(bot: BotPathResult, check: Check) -> str:
         return text
     rest, handoff = inside["REST"], inside["handoff"]
     extra = extra_server_ms(rest, handoff)
-    return text + queueing_reason(rest, handoff, extra, getattr(bot, "paced_rest", None))
+    text += queueing_reason(rest, handoff, extra, getattr(bot, "paced_rest", None))
+    return text + wake_up_reason(extra, rest.rasa_ms, getattr(bot, "redis_round_trips", None))
+
+
+def wake_up_reason(extra: float, rasa_ms: float, trips: RoundTrips | None) -> str:
+    """How much of the channel's extra time is this machine waking an idle Redis."""
+    if trips is None or not 0 < trips.wake_up_ms < extra:
+        return ""
+    left = extra - trips.wake_up_ms
+    return (
+        f". Most of the round trip is this machine waking Redis: in the same run a PING took"
+        f" {ms(trips.back_to_back_ms)} right after another and {ms(trips.after_pause_ms)} after"
+        f" {trips.pause_s * 1000:.0f} ms of quiet (p50, {trips.samples} of each), and at this load Redis is"
+        " mostly idle between messages, so the call before Rasa pays the wake-up almost every time. Without"
+        f" it the channel's extra time would be ~{left:.2f} ms, {left / rasa_ms:.1%} of Rasa's handling"
+    )
 
 
 def queueing_reason(rest: Stages, handoff: Stages, extra: float, paced_rest: ChannelRun | None) -> str:
@@ -312,7 +328,7 @@ def queueing_reason(rest: Stages, handoff: Stages, extra: float, paced_rest: Cha
                 f" message, against the {extra:.2f} ms it costs now"
             )
     return text + (
-        ". It does not shrink with a faster machine: the faster Rasa's own handling, the larger the round trip's share"
+        ". A faster Rasa alone would not shrink it: the faster Rasa's own handling, the larger the round trip's share"
     )
 
 
@@ -1074,8 +1090,12 @@ tests/test_analytics.py` pass):
   admission, live settings), whether Rasa was idle or the message had waited for another; Rasa's own
   handling is the same through both channels (with the stamp or without it: no difference in an A/B).
   Timed from the request's reading in a scratch trace on a 2-core machine where Rasa's handling took
-  ~19 ms: the script's call 0.48 ms p50 (its run in Redis ~18 µs, `INFO commandstats`; the rest is the
-  client's work, the write and the wake-ups on two shared cores), the request's checks 0.2 ms. Tried
+  ~19 ms: the script's call 0.48 ms p50 (its run in Redis ~18 µs, `INFO commandstats`), the request's
+  checks 0.2 ms. A later trace (Rasa's handling ~28 ms) split the 1.2 ms from reading the request to Rasa:
+  0.40 ms to the channel's handler, 0.08 ms to the script's call, 0.59 ms the call, 0.13 ms on to Rasa.
+  The same call from a bare process took 0.16 ms back to back but 0.66-0.73 ms with 20 ms of quiet
+  between calls, and 0.79 ms when the client spun instead of sleeping while it waited: the time is Redis
+  being woken (a PING alone: 0.07 against 0.57 ms), which the bench now measures in each run. Tried
   and not kept: (1) yielding inside Rasa at the first reply so that the next message's round trip
   runs meanwhile: the gap fell to REST's, but the request's own work moved into the other message's
   handling, no better in latency; (2) writing the script at once rather than at the loop's turn: the
