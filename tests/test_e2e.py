@@ -8,7 +8,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 
+from channels.handoff.lock_store import _script as lock_script
+from channels.handoff.redis_pipe import script_sha
+from channels.handoff.store import _load_script
 from tests.api_client import ApiClient, LiveSocket, is_message
 from tests.channel_server import agent_token
 from tests.stack import SHOP_ORIGIN, Stack, response_text
@@ -214,3 +218,31 @@ async def test_the_desk_policies_reach_the_customer_through_the_bot(first: ApiCl
         assert [m["text"] for m in answer["messages"]] == [response_text("utter_out_of_office_hours")]
     finally:
         await first.request("PUT", "/agent/settings", before, admin)
+
+
+async def test_a_bot_message_takes_its_step_and_rasas_lock_ticket_in_one_script(stack: Stack, first: ApiClient) -> None:
+    """With endpoints.yml's lock store on the channel's Redis, the customer message's
+    step (let in, stored, state and live settings read) and Rasa's ticket for the
+    conversation's lock are one script: one round trip before Rasa's handling, not two."""
+    sender = "e2e-one-round-trip"
+    step_sha = script_sha(_load_script("customer_message_ticket"))
+    plain_shas = {script_sha(_load_script("customer_message")), script_sha(lock_script("issue_ticket"))}
+    redis = Redis.from_url(stack.redis.url)
+    kept = (await redis.config_get("slowlog-log-slower-than"))["slowlog-log-slower-than"]
+    await redis.config_set("slowlog-log-slower-than", 0)
+    try:
+        await first.say(
+            f"{sender}-before", "hello"
+        )  # the scripts loaded (a first EVALSHA is refused, then logged again)
+        await redis.slowlog_reset()
+        status, answer = await first.say(sender, "hello")
+        logged = await redis.slowlog_get(1000)
+    finally:
+        await redis.config_set("slowlog-log-slower-than", kept)
+        await redis.close()
+    assert status == 200 and answer["state"] == "bot", answer
+    assert [m["text"] for m in answer["messages"]] == [response_text("utter_greet")]
+    calls = [[a.decode() for a in entry["command"].split()] for entry in logged]
+    mine = [c[1] for c in calls if c[0].upper() == "EVALSHA" and f"lock:{sender}" in " ".join(c)]
+    assert mine.count(step_sha) == 1, calls
+    assert not plain_shas & set(mine), calls

@@ -25,6 +25,7 @@ from channels.handoff.bridge import ConversationBridge
 from channels.handoff.config import HandoffConfig
 from channels.handoff.context import ChannelContext, rasa_bridge
 from channels.handoff.http import api, runtime_of
+from channels.handoff.lock_store import sharing_redis
 from channels.handoff.output import TranscriptOutputChannel
 from channels.handoff.recorder import Recorder
 from channels.handoff.runtime import HandoffRuntime
@@ -80,6 +81,10 @@ class HandoffInput(InputChannel):
             # loop for 0.5-1 s (every pushed frame waits). Frozen, they are skipped.
             gc.collect()
             gc.freeze()
+            if not self.config.redis_cluster:  # a customer's step and Rasa's ticket in one round trip
+                runtime = app.ctx.handoff
+                agent = getattr(app.ctx, "agent", None)
+                runtime.ticket_lock_store = await sharing_redis(agent, runtime.store.place_marker)
 
         @bp.listener("after_server_stop")
         async def stop(app: Sanic, _: Any) -> None:

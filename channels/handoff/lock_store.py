@@ -8,6 +8,10 @@ here as a conversation whose requests hung until the client gave up). This
 store makes each change one Lua script, and a waiter whose ticket is gone gets
 a `LockError` (the API's 503) instead of waiting forever.
 
+When the handoff channel has a customer message's own Redis step waiting for the
+ticket (channels/handoff/ticket_step.py), the ticket is taken in that step's script:
+one round trip for both.
+
 Use it in endpoints.yml: `lock_store: type: channels.handoff.lock_store.AtomicRedisLockStore`
 with the same settings as `type: redis`.
 """
@@ -16,16 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
+from redis.exceptions import RedisError
+
+from channels.handoff import ticket_step
 
 
 def _script(name: str) -> str:
-    return (resources.files("channels.handoff") / "lua" / "lock" / f"{name}.lua").read_text()
+    folder = resources.files("channels.handoff") / "lua" / "lock"
+    return (folder / "ticket.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
 
 
 class AtomicRedisLockStore(RedisLockStore):
@@ -40,12 +49,25 @@ class AtomicRedisLockStore(RedisLockStore):
         self._expire = self.red.register_script(_script("remove_expired"))
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
-        expires = repr(time.time() + lock_lifetime)
+        args = [conversation_id, repr(time.time() + lock_lifetime), repr(time.time())]
+        step = ticket_step.take(conversation_id)
         try:
-            number = self._issue(keys=[self.key_prefix + conversation_id], args=[conversation_id, expires, time.time()])
+            if step is not None:
+                return step.issue(self.red, self.key_prefix + conversation_id, args)
+            number = self._issue(keys=[self.key_prefix + conversation_id], args=args)
         except Exception as failure:  # as Rasa's own: the caller handles LockError
+            if step is not None and step.answered:
+                raise  # the step's outcome (its refusal, NotForRasa) goes up as it is
             raise LockError(f"Error while acquiring lock. Error:\n{failure}") from failure
         return int(number)
+
+    def holds(self, key: str) -> bool:
+        """Whether this store's Redis (and database) has `key`: the handoff channel's
+        check that it shares the Redis before it hands its steps to the tickets."""
+        try:
+            return bool(self.red.exists(key))
+        except (RedisError, OSError):
+            return False
 
     def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
         self._finish(keys=[self.key_prefix + conversation_id], args=[ticket_number])
@@ -68,3 +90,17 @@ class AtomicRedisLockStore(RedisLockStore):
                 return lock
             await asyncio.sleep(wait_time_in_seconds)
             self.update_lock(conversation_id)
+
+
+async def sharing_redis(agent: Any, place_marker: Callable[[], Awaitable[str]]) -> AtomicRedisLockStore | None:
+    """`agent`'s lock store if it is this module's store and reaches the Redis (and
+    database) where `place_marker` leaves a key: the handoff channel's steps may then
+    be taken with its tickets (ticket_step.py). Otherwise None."""
+    lock_store = getattr(agent, "lock_store", None)
+    if not isinstance(lock_store, AtomicRedisLockStore):
+        return None
+    try:
+        marker = await place_marker()
+    except (RedisError, OSError):
+        return None
+    return lock_store if lock_store.holds(marker) else None

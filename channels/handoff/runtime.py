@@ -38,6 +38,16 @@ class HandoffRuntime:
     turns: RasaTurns = field(default_factory=RasaTurns)
     periodic: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
+    ticket_lock_store: Any = None  # Rasa's lock store, when it takes customer steps with tickets
+
+    def takes_ticket_steps(self, agent: Any) -> bool:
+        """Whether `agent` (Rasa's, now) takes customer messages' steps with its lock
+        tickets: its lock store is the one found on this process's Redis (ticket_step.py)."""
+        return (
+            self.ticket_lock_store is not None
+            and getattr(agent, "lock_store", None) is self.ticket_lock_store
+            and agent.is_ready()
+        )
 
     @classmethod
     def start(cls, config: HandoffConfig) -> HandoffRuntime:

@@ -19,6 +19,7 @@ from typing import Any
 from rasa.core.channels.channel import UserMessage
 from redis.exceptions import RedisError
 
+from channels.handoff import ticket_step
 from channels.handoff.assignment import Candidate, least_loaded
 from channels.handoff.auth import AgentIdentity, new_customer_token
 from channels.handoff.bridge import INPUT_CHANNEL, ConversationBridge
@@ -28,6 +29,7 @@ from channels.handoff.output import HandoffCollector, TranscriptOutputChannel
 from channels.handoff.reading import nlu_reading, readings_by_text_order
 from channels.handoff.settings import DeskSettings
 from channels.handoff.store import Admission, Conversation, HandoffStore, IncomingResult, Message, Quota, now_ms
+from channels.handoff.ticket_step import NotForRasa, TicketStep
 from channels.handoff.turns import RasaTurns, Turn
 
 logger = logging.getLogger(__name__)
@@ -91,12 +93,15 @@ class HandoffService:
         config: HandoffConfig,
         background: BackgroundTasks,
         turns: RasaTurns,
+        ticket_steps: bool = False,
     ) -> None:
         self.store = store
         self._bridge = bridge
         self.config = config
         self.background = background
         self.turns = turns
+        # Rasa's lock store takes a customer message's step with its ticket (ticket_step.py).
+        self.ticket_steps = ticket_steps
 
     @property
     def bridge(self) -> ConversationBridge:
@@ -152,19 +157,29 @@ class HandoffService:
                 if earlier is not None:
                     return earlier
                 admission = None
+            received: list[IncomingResult] = []
             try:
-                # Otherwise let in and stored (with a human, queued for the tracker) in one step.
-                incoming = await self.store.receive_customer_message(
-                    sender, text, extra, metadata, admission, desk=self.config.desk
-                )
-                issued = issued or incoming.issued_token
-                answer = await self._deliver(sender, text, message_id, metadata, on_new_message, incoming, turn)
+                # Otherwise let in and stored (with a human, queued for the tracker) in one
+                # step: taken with Rasa's ticket for its lock when the lock store can.
+                if self.ticket_steps:
+                    answer = await self._with_ticket(
+                        sender, text, extra, message_id, metadata, admission, on_new_message, turn, received
+                    )
+                else:
+                    received.append(
+                        await self.store.receive_customer_message(
+                            sender, text, extra, metadata, admission, desk=self.config.desk
+                        )
+                    )
+                    answer = await self._deliver(sender, text, message_id, metadata, on_new_message, received[0], turn)
             except BaseException:
+                issued = issued or (received[0].issued_token if received else None)
                 if message_id is not None:
                     await self.store.forget_request(sender, message_id)
                 if issued:
                     await self.store.unbind_customer_token(sender, issued)
                 raise
+            issued = issued or received[0].issued_token
             if issued:
                 answer["customer_token"] = issued
             if message_id is not None:
@@ -186,16 +201,87 @@ class HandoffService:
         in the message's turn."""
         if incoming.state != "bot":
             turn.not_for_rasa()
-            answer: dict[str, Any] = {
-                "sender": sender,
-                "state": incoming.state,
-                "messages": [],
-                "message_id": incoming.message_id,
-            }
-            if incoming.state == "waiting":
-                answer["queue_position"] = await self.store.waiting_position(sender)
-            return answer
+            return await self._left_for_humans(sender, incoming)
         await turn.start_in_rasa()
+        return await self._answer_in_rasa(sender, text, message_id, metadata, on_new_message, incoming, turn)
+
+    async def _with_ticket(
+        self,
+        sender: str,
+        text: str,
+        extra: dict[str, Any],
+        message_id: str | None,
+        metadata: dict[str, Any],
+        admission: Admission | None,
+        on_new_message: OnNewMessage,
+        turn: Turn,
+        received: list[IncomingResult],
+    ) -> dict[str, Any]:
+        """`_deliver` with the message's step taken in the same round trip as Rasa's
+        ticket for the conversation's lock (ticket_step.py): the message goes to Rasa in
+        its turn, and Rasa's first call for it runs the step. The step's result lands in
+        `received`; the live settings it reads are stamped on the message before Rasa
+        reads the metadata (Rasa reads it after the ticket)."""
+        desk = self.config.desk
+        keys, args = self.store.customer_message_step(sender, text, extra, metadata, admission, desk)
+        stamp: dict[str, Any] = {}
+
+        def took(answer: Any) -> None:
+            incoming = self.store.customer_message_result(answer, admission, desk)
+            received.append(incoming)
+            if incoming.state == "bot" and not incoming.resume_pending:
+                stamp.update(self.settings_for(incoming).to_metadata())
+
+        step = TicketStep(sender, self.store.script_source("customer_message_ticket"), keys, args, took)
+        await turn.start_in_rasa()
+        collector = HandoffCollector(functools.partial(self.store.start_bot_message, sender))
+        user_message = UserMessage(
+            text,
+            collector,
+            sender,
+            input_channel=INPUT_CHANNEL,
+            message_id=message_id,
+            metadata={**metadata, "handoff": stamp},
+        )
+
+        def stored() -> IncomingResult:
+            if not received:  # Rasa returned without a ticket: the message is not stored
+                raise Unavailable("rasa_unavailable", "The assistant did not take the message; send it again.")
+            return received[0]
+
+        try:
+            with ticket_step.waiting(step):
+                return await self._rasa_answers(sender, stored, collector, user_message, on_new_message, turn)
+        except NotForRasa:
+            incoming = received[0]
+        if incoming.state != "bot":
+            return await self._left_for_humans(sender, incoming)
+        await self.turns.back_in_rasa()  # a return to the bot to finish first: in line again
+        return await self._answer_in_rasa(sender, text, message_id, metadata, on_new_message, incoming, turn)
+
+    async def _left_for_humans(self, sender: str, incoming: IncomingResult) -> dict[str, Any]:
+        """The answer to a customer message that waits for a human."""
+        answer: dict[str, Any] = {
+            "sender": sender,
+            "state": incoming.state,
+            "messages": [],
+            "message_id": incoming.message_id,
+        }
+        if incoming.state == "waiting":
+            answer["queue_position"] = await self.store.waiting_position(sender)
+        return answer
+
+    async def _answer_in_rasa(
+        self,
+        sender: str,
+        text: str,
+        message_id: str | None,
+        metadata: dict[str, Any],
+        on_new_message: OnNewMessage,
+        incoming: IncomingResult,
+        turn: Turn,
+    ) -> dict[str, Any]:
+        """Rasa's answer to a stored message for the bot, whose turn has come."""
         if incoming.resume_pending:
             await self.finish_release(sender)
         settings = self.settings_for(incoming)
@@ -209,12 +295,25 @@ class HandoffService:
             message_id=message_id,
             metadata={**metadata, "handoff": settings.to_metadata()},
         )
+        return await self._rasa_answers(sender, lambda: incoming, collector, user_message, on_new_message, turn)
+
+    async def _rasa_answers(
+        self,
+        sender: str,
+        stored: Callable[[], IncomingResult],
+        collector: HandoffCollector,
+        user_message: UserMessage,
+        on_new_message: OnNewMessage,
+        turn: Turn,
+    ) -> dict[str, Any]:
+        """Rasa handles the message; its replies (stored as it sent them) are the answer."""
         try:
             await on_new_message(user_message)
         except BaseException:
             with contextlib.suppress(Exception):
                 await collector.stored_ids()  # what Rasa said before it failed is in the transcript
             raise
+        incoming = stored()
         turn.rasa_answered()
         entries = collector.entries
         ids = await collector.stored_ids()
@@ -231,7 +330,7 @@ class HandoffService:
         messages = [
             {"id": i, "from": "bot", "text": text, **extra} for i, (text, extra) in zip(ids, entries, strict=True)
         ]
-        answer = {
+        answer: dict[str, Any] = {
             "sender": sender,
             "state": state,
             "messages": messages,

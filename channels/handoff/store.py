@@ -16,6 +16,7 @@ import functools
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -236,9 +237,17 @@ def message_from_event(data: dict[str, Any]) -> Message:
     return Message(data["id"], data["from"], data["text"], int(data.get("at", 0)), data.get("data") or {})
 
 
+# The functions a script uses besides _common.lua's (files under lua/, in order).
+SCRIPT_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "customer_message": ("customer_message_step",),
+    "customer_message_ticket": ("lock/ticket", "customer_message_step"),
+}
+
+
 def _load_script(name: str) -> str:
     folder = resources.files("channels.handoff") / "lua"
-    return (folder / "_common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
+    parts = ("_common", *SCRIPT_LIBRARIES.get(name, ()), name)
+    return "\n".join((folder / f"{part}.lua").read_text() for part in parts)
 
 
 QueuedMessage: TypeAlias = tuple[Message, dict[str, Any]]  # a message to record, with its tracker metadata
@@ -283,6 +292,7 @@ class HandoffStore:
             name: _load_script(name)
             for name in (
                 "customer_message",
+                "customer_message_ticket",
                 "bot_messages",
                 "start_waiting",
                 "claim",
@@ -386,6 +396,19 @@ class HandoffStore:
         (the defaults), a message for the bot comes with the desk settings and the number
         of agents online (connected within the grace period and not Away or Offline by
         choice, as `agents` reports them): what the bot's every answer needs."""
+        keys, args = self.customer_message_step(conversation_id, text, data, metadata, admission, desk)
+        return self.customer_message_result(await self._script("customer_message", keys, args), admission, desk)
+
+    def customer_message_step(
+        self,
+        conversation_id: str,
+        text: str,
+        data: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        admission: Admission | None = None,
+        desk: DeskSettings | None = None,
+    ) -> tuple[list[str], list[str]]:
+        """The keys and arguments of `receive_customer_message`'s step (lua/customer_message_step.lua)."""
         k = self.keys
         quota = admission.quota if admission is not None else Quota("-", 0)
         keys = [
@@ -409,13 +432,31 @@ class HandoffStore:
             quota.limit,
             desk.offline_grace_s if desk is not None else "",
         ]
-        result = await self._script("customer_message", keys, args)
+        return keys, [str(a) for a in args]
+
+    def customer_message_result(
+        self, result: Any, admission: Admission | None = None, desk: DeskSettings | None = None
+    ) -> IncomingResult:
+        """What the step's answer says (its refusals raised as errors)."""
+        quota = admission.quota if admission is not None else Quota("-", 0)
         status = _text(result[0])
         self._check_admission(status, quota)
         state, message_id, resume, issued = (_text(r) for r in result[1:5])
         issued_token = admission.new_token if admission is not None and issued == "1" else None
         read_desk = self._desk_of(result[5] or [], result[6], desk) if desk is not None and len(result) > 5 else None
         return IncomingResult(state, message_id, resume or None, issued_token, read_desk)  # type: ignore[arg-type]
+
+    async def place_marker(self) -> str:
+        """Leaves a key for a minute that no one else knows, and returns it: whoever
+        finds it uses the same Redis and database."""
+        key = f"{self.keys.base}marker:{secrets.token_hex(8)}"
+        await self._command("SET", key, "1", "EX", 60)
+        return key
+
+    def script_source(self, script: str) -> str:
+        """A script's whole Lua source, for a caller that runs it on a connection of its
+        own (see ticket_step.py)."""
+        return self._sources[script]
 
     def _human_message_keys(self, conversation_id: str) -> list[str]:
         """The keys a customer's or an agent's message touches: the conversation, its

@@ -1,0 +1,21 @@
+-- A new ticket for a conversation's lock (Rasa's TicketLock as JSON), expired tickets dropped.
+-- Returns the ticket's number: one more than the last held, 0 for the first.
+-- `expires` and `now` in seconds (`expires` as Python wrote it).
+local function issue_ticket(lock_key, conversation_id, expires, now)
+  local raw = redis.call('GET', lock_key)
+  local kept = {}
+  local last = -1
+  if raw then
+    for _, text in ipairs(cjson.decode(raw).tickets or {}) do
+      local ticket = cjson.decode(text)
+      if tonumber(ticket.expires) >= tonumber(now) then
+        kept[#kept + 1] = cjson.encode(text)
+        last = tonumber(ticket.number)
+      end
+    end
+  end
+  local number = last + 1
+  kept[#kept + 1] = cjson.encode('{"number": ' .. number .. ', "expires": ' .. expires .. '}')
+  redis.call('SET', lock_key, '{"conversation_id": ' .. cjson.encode(conversation_id) .. ', "tickets": [' .. table.concat(kept, ', ') .. ']}')
+  return number
+end

@@ -1,0 +1,148 @@
+"""A customer message's step taken with Rasa's lock ticket (channels/handoff/ticket_step.py),
+on a real Redis: the store's step and the lock store's ticket in one script. A message
+for the bot is stored and gets its ticket; one a human has, or one refused, gets none
+(and the refused one changes nothing); the step is used once, for its conversation
+only; a Redis that cannot be reached is the lock store's LockError."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from rasa.core.lock_store import LockError
+
+from channels.handoff.errors import Unauthorized
+from channels.handoff.lock_store import AtomicRedisLockStore, sharing_redis
+from channels.handoff.settings import DeskSettings
+from channels.handoff.store import Admission, HandoffStore, IncomingResult, Quota
+from channels.handoff.ticket_step import NotForRasa, TicketStep, take, waiting
+from tests.redis_server import RedisServer, free_port
+
+DESK = DeskSettings()
+
+
+def lock_store(port: int) -> AtomicRedisLockStore:
+    return AtomicRedisLockStore(host="127.0.0.1", port=port, db=0, key_prefix="lock")
+
+
+def step_of(
+    store: HandoffStore, sender: str, text: str, token: str | None, received: list[IncomingResult]
+) -> TicketStep:
+    admission = Admission(token, f"new-token-{sender}", Quota("-", 0))
+    keys, args = store.customer_message_step(sender, text, {}, {"page": "faq"}, admission, DESK)
+
+    def took(answer: Any) -> None:
+        received.append(store.customer_message_result(answer, admission, DESK))
+
+    return TicketStep(sender, store.script_source("customer_message_ticket"), keys, args, took)
+
+
+def tickets(lock: AtomicRedisLockStore, sender: str) -> list[int]:
+    raw = lock.red.get(lock.key_prefix + sender)
+    return [json.loads(t)["number"] for t in json.loads(raw)["tickets"]] if raw else []
+
+
+async def test_a_message_for_the_bot_is_stored_and_takes_the_first_ticket(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    lock, received = lock_store(redis_server.port), []
+    step = step_of(store, "ts-bot", "hello", None, received)
+    with waiting(step):
+        assert lock.issue_ticket("ts-bot", 60) == 0
+    assert step.taken and step.answered
+    [incoming] = received
+    assert (incoming.state, incoming.issued_token, incoming.resume_pending) == ("bot", "new-token-ts-bot", False)
+    assert incoming.desk is not None and incoming.desk[1] == 0  # the desk read in the same step, no agent online
+    assert [(m.author, m.text) for m in await store.transcript("ts-bot")] == [("customer", "hello")]
+    assert tickets(lock, "ts-bot") == [0]
+    # Rasa's other calls for the conversation take plain tickets.
+    assert lock.issue_ticket("ts-bot", 60) == 1 and len(received) == 1
+
+
+async def test_a_message_a_human_has_is_stored_for_them_and_takes_no_ticket(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    lock, received = lock_store(redis_server.port), []
+    first = step_of(store, "ts-human", "hello", None, received)
+    with waiting(first):
+        lock.issue_ticket("ts-human", 60)
+    lock.finish_serving("ts-human", 0)
+    assert await store.start_waiting("ts-human", "asked")
+    step = step_of(store, "ts-human", "is anyone there?", "new-token-ts-human", received)
+    with waiting(step), pytest.raises(NotForRasa):
+        lock.issue_ticket("ts-human", 60)
+    assert received[-1].state == "waiting"
+    assert tickets(lock, "ts-human") == []
+    assert [m.text for m in await store.transcript("ts-human")] == ["hello", "is anyone there?"]
+    queued = await store.pending_recordings("ts-human")  # for the tracker, as history
+    assert [(m.text, metadata.get("page")) for m, metadata in queued.messages] == [("is anyone there?", "faq")]
+
+
+async def test_a_refused_message_changes_nothing_and_takes_no_ticket(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    lock, received = lock_store(redis_server.port), []
+    with waiting(step_of(store, "ts-refused", "hello", None, received)):
+        lock.issue_ticket("ts-refused", 60)
+    lock.finish_serving("ts-refused", 0)
+    before = await store.transcript("ts-refused")
+    step = step_of(store, "ts-refused", "let me in", "somebody-elses-token", received)
+    with waiting(step), pytest.raises(Unauthorized):
+        lock.issue_ticket("ts-refused", 60)
+    assert await store.transcript("ts-refused") == before
+    assert tickets(lock, "ts-refused") == [] and len(received) == 1
+
+
+async def test_a_return_to_the_bot_left_to_finish_takes_no_ticket(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    lock, received = lock_store(redis_server.port), []
+    with waiting(step_of(store, "ts-resume", "hello", None, received)):
+        lock.issue_ticket("ts-resume", 60)
+    lock.finish_serving("ts-resume", 0)
+    await store.redis.hset(store.keys.conversation("ts-resume"), "resume_pending", "action_bot_assigned")
+    step = step_of(store, "ts-resume", "back again", "new-token-ts-resume", received)
+    with waiting(step), pytest.raises(NotForRasa):
+        lock.issue_ticket("ts-resume", 60)
+    assert (received[-1].state, received[-1].resume_action) == ("bot", "action_bot_assigned")
+    assert tickets(lock, "ts-resume") == []
+
+
+async def test_the_step_waits_for_its_own_conversation_and_runs_once(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    lock, received = lock_store(redis_server.port), []
+    step = step_of(store, "ts-once", "hello", None, received)
+    with waiting(step):
+        assert take("ts-other") is None
+        assert lock.issue_ticket("ts-other", 60) == 0 and not step.taken
+        assert lock.issue_ticket("ts-once", 60) == 0 and step.taken
+        assert take("ts-once") is None
+        assert lock.issue_ticket("ts-once", 60) == 1
+    assert take("ts-once") is None  # gone with its context
+    assert len(received) == 1 and len(await store.transcript("ts-once")) == 1
+
+
+async def test_a_redis_out_of_reach_is_a_lock_error(store: HandoffStore) -> None:
+    lock, received = lock_store(free_port()), []
+    step = step_of(store, "ts-down", "hello", None, received)
+    with waiting(step), pytest.raises(LockError):
+        lock.issue_ticket("ts-down", 60)
+    assert step.taken and not step.answered and received == []
+
+
+async def test_the_lock_store_is_used_only_on_the_same_redis_and_database(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    class Agent:
+        def __init__(self, lock_store: Any) -> None:
+            self.lock_store = lock_store
+
+    same = lock_store(redis_server.port)
+    assert await sharing_redis(Agent(same), store.place_marker) is same
+    other_db = AtomicRedisLockStore(host="127.0.0.1", port=redis_server.port, db=1, key_prefix="lock")
+    assert await sharing_redis(Agent(other_db), store.place_marker) is None
+    assert await sharing_redis(Agent(lock_store(free_port())), store.place_marker) is None
+    assert await sharing_redis(Agent(object()), store.place_marker) is None
+    assert await sharing_redis(None, store.place_marker) is None
