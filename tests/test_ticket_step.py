@@ -38,6 +38,10 @@ def step_of(
     return TicketStep(sender, store.script_source("customer_message_ticket"), keys, args, took)
 
 
+def new_results() -> list[IncomingResult]:
+    return []
+
+
 def tickets(lock: AtomicRedisLockStore, sender: str) -> list[int]:
     raw = lock.red.get(lock.key_prefix + sender)
     return [json.loads(t)["number"] for t in json.loads(raw)["tickets"]] if raw else []
@@ -46,7 +50,7 @@ def tickets(lock: AtomicRedisLockStore, sender: str) -> list[int]:
 async def test_a_message_for_the_bot_is_stored_and_takes_the_first_ticket(
     redis_server: RedisServer, store: HandoffStore
 ) -> None:
-    lock, received = lock_store(redis_server.port), []
+    lock, received = lock_store(redis_server.port), new_results()
     step = step_of(store, "ts-bot", "hello", None, received)
     with waiting(step):
         assert lock.issue_ticket("ts-bot", 60) == 0
@@ -63,7 +67,7 @@ async def test_a_message_for_the_bot_is_stored_and_takes_the_first_ticket(
 async def test_a_message_a_human_has_is_stored_for_them_and_takes_no_ticket(
     redis_server: RedisServer, store: HandoffStore
 ) -> None:
-    lock, received = lock_store(redis_server.port), []
+    lock, received = lock_store(redis_server.port), new_results()
     first = step_of(store, "ts-human", "hello", None, received)
     with waiting(first):
         lock.issue_ticket("ts-human", 60)
@@ -82,7 +86,7 @@ async def test_a_message_a_human_has_is_stored_for_them_and_takes_no_ticket(
 async def test_a_refused_message_changes_nothing_and_takes_no_ticket(
     redis_server: RedisServer, store: HandoffStore
 ) -> None:
-    lock, received = lock_store(redis_server.port), []
+    lock, received = lock_store(redis_server.port), new_results()
     with waiting(step_of(store, "ts-refused", "hello", None, received)):
         lock.issue_ticket("ts-refused", 60)
     lock.finish_serving("ts-refused", 0)
@@ -97,7 +101,7 @@ async def test_a_refused_message_changes_nothing_and_takes_no_ticket(
 async def test_a_return_to_the_bot_left_to_finish_takes_no_ticket(
     redis_server: RedisServer, store: HandoffStore
 ) -> None:
-    lock, received = lock_store(redis_server.port), []
+    lock, received = lock_store(redis_server.port), new_results()
     with waiting(step_of(store, "ts-resume", "hello", None, received)):
         lock.issue_ticket("ts-resume", 60)
     lock.finish_serving("ts-resume", 0)
@@ -112,7 +116,7 @@ async def test_a_return_to_the_bot_left_to_finish_takes_no_ticket(
 async def test_the_step_waits_for_its_own_conversation_and_runs_once(
     redis_server: RedisServer, store: HandoffStore
 ) -> None:
-    lock, received = lock_store(redis_server.port), []
+    lock, received = lock_store(redis_server.port), new_results()
     step = step_of(store, "ts-once", "hello", None, received)
     with waiting(step):
         assert take("ts-other") is None
@@ -125,7 +129,7 @@ async def test_the_step_waits_for_its_own_conversation_and_runs_once(
 
 
 async def test_a_redis_out_of_reach_is_a_lock_error(store: HandoffStore) -> None:
-    lock, received = lock_store(free_port()), []
+    lock, received = lock_store(free_port()), new_results()
     step = step_of(store, "ts-down", "hello", None, received)
     with waiting(step), pytest.raises(LockError):
         lock.issue_ticket("ts-down", 60)
