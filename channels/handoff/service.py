@@ -140,6 +140,10 @@ class HandoffService:
         """Takes a customer message: to the bot in state `bot`, to the humans otherwise.
         `quota` (the rate limit) counts the request once the caller is known to own the sender.
         Messages for the bot take turns in Rasa in the order they came (see turns.py)."""
+        # With nobody ahead in line, the message's step goes with Rasa's lock ticket; behind
+        # others it goes at once, its round trip made while they are in Rasa (and a message
+        # a human has reaches them without waiting for the bot's line).
+        with_ticket = self.ticket_steps and self.turns.waiting == 0
         async with self.turns.turn() as turn:
             if token is None and message_id is not None:
                 # The first answer (with the token) was lost: its retry gets it again.
@@ -161,7 +165,7 @@ class HandoffService:
             try:
                 # Otherwise let in and stored (with a human, queued for the tracker) in one
                 # step: taken with Rasa's ticket for its lock when the lock store can.
-                if self.ticket_steps:
+                if with_ticket:
                     answer = await self._with_ticket(
                         sender, text, extra, message_id, metadata, admission, on_new_message, turn, received
                     )
