@@ -7,12 +7,15 @@ only; a Redis that cannot be reached is the lock store's LockError."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from rasa.core.lock_store import LockError
+from sanic.response import HTTPResponse
 
 from channels.handoff.errors import Unauthorized
+from channels.handoff.http import api
 from channels.handoff.lock_store import AtomicRedisLockStore, sharing_redis
 from channels.handoff.settings import DeskSettings
 from channels.handoff.store import Admission, HandoffStore, IncomingResult, Quota
@@ -150,3 +153,24 @@ async def test_the_lock_store_is_used_only_on_the_same_redis_and_database(
     assert await sharing_redis(Agent(lock_store(free_port())), store.place_marker) is None
     assert await sharing_redis(Agent(object()), store.place_marker) is None
     assert await sharing_redis(None, store.place_marker) is None
+
+
+async def test_a_redis_out_of_reach_for_the_ticket_is_answered_as_storage_unavailable(store: HandoffStore) -> None:
+    """The HTTP answer tells a Redis that failed Rasa's lock ticket (the step with it)
+    from a conversation that is busy."""
+    lock = lock_store(free_port())
+
+    @api
+    async def send(request: Any) -> HTTPResponse:
+        with waiting(step_of(store, "ts-http", "hello", None, new_results())):
+            lock.issue_ticket("ts-http", 60)
+        raise AssertionError("a ticket from a Redis out of reach")
+
+    @api
+    async def busy(request: Any) -> HTTPResponse:
+        raise LockError("Could not acquire lock for conversation_id 'ts-http'.")
+
+    request = SimpleNamespace(headers={}, ctx=SimpleNamespace())
+    unavailable, refused = await send(request), await busy(request)
+    assert (unavailable.status, json.loads(unavailable.body or b"")["error"]) == (503, "unavailable")
+    assert (refused.status, json.loads(refused.body or b"")["error"]) == (503, "busy")

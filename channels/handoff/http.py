@@ -45,17 +45,23 @@ def api(handler: Handler) -> Handler:
         except HandoffError as refused:
             return error_response(refused)
         except RedisError as failure:
-            logger.warning("Redis unavailable: %r", failure)
-            return json({"error": "unavailable", "message": "Storage is unavailable; try again shortly."}, 503)
+            return storage_unavailable(failure)
         except (ConnectionError, TimeoutError) as failure:
             logger.warning("the assistant is unavailable: %r", failure)
             message = "The assistant could not be reached; try again shortly."
             return json({"error": "assistant_unavailable", "message": message}, 503)
         except LockError as busy:
+            if isinstance(busy.__cause__, RedisError | OSError):  # Redis, reached for Rasa's lock ticket
+                return storage_unavailable(busy.__cause__)
             logger.warning("conversation lock: %r", busy)
             return json({"error": "busy", "message": "The conversation is busy; try again."}, 503)
 
     return wrapped  # type: ignore[return-value]
+
+
+def storage_unavailable(failure: BaseException) -> HTTPResponse:
+    logger.warning("Redis unavailable: %r", failure)
+    return json({"error": "unavailable", "message": "Storage is unavailable; try again shortly."}, 503)
 
 
 def runtime_of(request: Request) -> HandoffRuntime:
