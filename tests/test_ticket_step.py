@@ -45,6 +45,13 @@ def new_results() -> list[IncomingResult]:
     return []
 
 
+def answered_once(store: HandoffStore, lock: AtomicRedisLockStore, sender: str, received: list[IncomingResult]) -> None:
+    """A first message for the bot, answered: its ticket taken and given back."""
+    with waiting(step_of(store, sender, "hello", None, received)):
+        lock.issue_ticket(sender, 60)
+    lock.finish_serving(sender, 0)
+
+
 def tickets(lock: AtomicRedisLockStore, sender: str) -> list[int]:
     raw = lock.red.get(lock.key_prefix + sender)
     return [json.loads(t)["number"] for t in json.loads(raw)["tickets"]] if raw else []
@@ -71,10 +78,7 @@ async def test_a_message_a_human_has_is_stored_for_them_and_takes_no_ticket(
     redis_server: RedisServer, store: HandoffStore
 ) -> None:
     lock, received = lock_store(redis_server.port), new_results()
-    first = step_of(store, "ts-human", "hello", None, received)
-    with waiting(first):
-        lock.issue_ticket("ts-human", 60)
-    lock.finish_serving("ts-human", 0)
+    answered_once(store, lock, "ts-human", received)
     assert await store.start_waiting("ts-human", "asked")
     step = step_of(store, "ts-human", "is anyone there?", "new-token-ts-human", received)
     with waiting(step), pytest.raises(NotForRasa):
@@ -90,9 +94,7 @@ async def test_a_refused_message_changes_nothing_and_takes_no_ticket(
     redis_server: RedisServer, store: HandoffStore
 ) -> None:
     lock, received = lock_store(redis_server.port), new_results()
-    with waiting(step_of(store, "ts-refused", "hello", None, received)):
-        lock.issue_ticket("ts-refused", 60)
-    lock.finish_serving("ts-refused", 0)
+    answered_once(store, lock, "ts-refused", received)
     before = await store.transcript("ts-refused")
     step = step_of(store, "ts-refused", "let me in", "somebody-elses-token", received)
     with waiting(step), pytest.raises(Unauthorized):
@@ -105,9 +107,7 @@ async def test_a_return_to_the_bot_left_to_finish_takes_no_ticket(
     redis_server: RedisServer, store: HandoffStore
 ) -> None:
     lock, received = lock_store(redis_server.port), new_results()
-    with waiting(step_of(store, "ts-resume", "hello", None, received)):
-        lock.issue_ticket("ts-resume", 60)
-    lock.finish_serving("ts-resume", 0)
+    answered_once(store, lock, "ts-resume", received)
     await store.redis.hset(store.keys.conversation("ts-resume"), "resume_pending", "action_bot_assigned")
     step = step_of(store, "ts-resume", "back again", "new-token-ts-resume", received)
     with waiting(step), pytest.raises(NotForRasa):

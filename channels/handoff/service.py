@@ -83,6 +83,30 @@ class LiveSettings:
         return stamp
 
 
+@dataclass(frozen=True)
+class CustomerMessage:
+    """A customer's message on its way: who sent what (the client's id and metadata with
+    it) and how it reaches Rasa."""
+
+    sender: str
+    text: str
+    message_id: str | None
+    metadata: dict[str, Any]
+    on_new_message: OnNewMessage
+
+    def for_rasa(self, output: HandoffCollector, stamp: dict[str, Any]) -> UserMessage:
+        """The message as Rasa takes it: the bot's replies to `output`, the live settings
+        `stamp` in its metadata."""
+        return UserMessage(
+            self.text,
+            output,
+            self.sender,
+            input_channel=INPUT_CHANNEL,
+            message_id=self.message_id,
+            metadata={**self.metadata, "handoff": stamp},
+        )
+
+
 class HandoffService:
     """One request's view of the handoff: the store, the bridge and the config."""
 
@@ -161,21 +185,20 @@ class HandoffService:
                 if earlier is not None:
                     return earlier
                 admission = None
+            message = CustomerMessage(sender, text, message_id, metadata, on_new_message)
             received: list[IncomingResult] = []
             try:
                 # Otherwise let in and stored (with a human, queued for the tracker) in one
                 # step: taken with Rasa's ticket for its lock when the lock store can.
                 if with_ticket:
-                    answer = await self._with_ticket(
-                        sender, text, extra, message_id, metadata, admission, on_new_message, turn, received
-                    )
+                    answer = await self._with_ticket(message, extra, admission, turn, received)
                 else:
                     received.append(
                         await self.store.receive_customer_message(
                             sender, text, extra, metadata, admission, desk=self.config.desk
                         )
                     )
-                    answer = await self._deliver(sender, text, message_id, metadata, on_new_message, received[0], turn)
+                    answer = await self._deliver(message, received[0], turn)
             except BaseException:
                 issued = issued or (received[0].issued_token if received else None)
                 if message_id is not None:
@@ -190,34 +213,21 @@ class HandoffService:
                 await self.store.store_answer(sender, message_id, answer)
             return answer
 
-    async def _deliver(
-        self,
-        sender: str,
-        text: str,
-        message_id: str | None,
-        metadata: dict[str, Any],
-        on_new_message: OnNewMessage,
-        incoming: IncomingResult,
-        turn: Turn,
-    ) -> dict[str, Any]:
+    async def _deliver(self, message: CustomerMessage, incoming: IncomingResult, turn: Turn) -> dict[str, Any]:
         """The answer to a stored customer message: with a human, the message waits for
         them (queued for the tracker already, see the recorder); with the bot, Rasa's,
         in the message's turn."""
         if incoming.state != "bot":
             turn.not_for_rasa()
-            return await self._left_for_humans(sender, incoming)
+            return await self._left_for_humans(message.sender, incoming)
         await turn.start_in_rasa()
-        return await self._answer_in_rasa(sender, text, message_id, metadata, on_new_message, incoming, turn)
+        return await self._answer_in_rasa(message, incoming, turn)
 
     async def _with_ticket(
         self,
-        sender: str,
-        text: str,
+        message: CustomerMessage,
         extra: dict[str, Any],
-        message_id: str | None,
-        metadata: dict[str, Any],
         admission: Admission | None,
-        on_new_message: OnNewMessage,
         turn: Turn,
         received: list[IncomingResult],
     ) -> dict[str, Any]:
@@ -226,8 +236,8 @@ class HandoffService:
         its turn, and Rasa's first call for it runs the step. The step's result lands in
         `received`; the live settings it reads are stamped on the message before Rasa
         reads the metadata (Rasa reads it after the ticket)."""
-        desk = self.config.desk
-        keys, args = self.store.customer_message_step(sender, text, extra, metadata, admission, desk)
+        sender, desk = message.sender, self.config.desk
+        keys, args = self.store.customer_message_step(sender, message.text, extra, message.metadata, admission, desk)
         stamp: dict[str, Any] = {}
 
         def took(answer: Any) -> None:
@@ -236,32 +246,23 @@ class HandoffService:
             if incoming.state == "bot" and not incoming.resume_pending:
                 stamp.update(self.settings_for(incoming).to_metadata())
 
-        step = TicketStep(sender, self.store.script_source("customer_message_ticket"), keys, args, took)
-        await turn.start_in_rasa()
-        collector = HandoffCollector(functools.partial(self.store.start_bot_message, sender))
-        user_message = UserMessage(
-            text,
-            collector,
-            sender,
-            input_channel=INPUT_CHANNEL,
-            message_id=message_id,
-            metadata={**metadata, "handoff": stamp},
-        )
-
         def stored() -> IncomingResult:
             if not received:  # Rasa returned without a ticket: the message is not stored
                 raise Unavailable("rasa_unavailable", "The assistant did not take the message; send it again.")
             return received[0]
 
+        step = TicketStep(sender, self.store.script_source("customer_message_ticket"), keys, args, took)
+        await turn.start_in_rasa()
+        collector = self._collector(sender)
         try:
             with ticket_step.waiting(step):
-                return await self._rasa_answers(sender, stored, collector, user_message, on_new_message, turn)
+                return await self._rasa_answers(message, stored, collector, message.for_rasa(collector, stamp), turn)
         except NotForRasa:
             incoming = received[0]
         if incoming.state != "bot":
             return await self._left_for_humans(sender, incoming)
         await self.turns.back_in_rasa()  # a return to the bot to finish first: in line again
-        return await self._answer_in_rasa(sender, text, message_id, metadata, on_new_message, incoming, turn)
+        return await self._answer_in_rasa(message, incoming, turn)
 
     async def _left_for_humans(self, sender: str, incoming: IncomingResult) -> dict[str, Any]:
         """The answer to a customer message that waits for a human."""
@@ -275,44 +276,30 @@ class HandoffService:
             answer["queue_position"] = await self.store.waiting_position(sender)
         return answer
 
-    async def _answer_in_rasa(
-        self,
-        sender: str,
-        text: str,
-        message_id: str | None,
-        metadata: dict[str, Any],
-        on_new_message: OnNewMessage,
-        incoming: IncomingResult,
-        turn: Turn,
-    ) -> dict[str, Any]:
+    def _collector(self, sender: str) -> HandoffCollector:
+        """Each reply is stored as Rasa sends it, while Rasa goes on (see HandoffCollector)."""
+        return HandoffCollector(functools.partial(self.store.start_bot_message, sender))
+
+    async def _answer_in_rasa(self, message: CustomerMessage, incoming: IncomingResult, turn: Turn) -> dict[str, Any]:
         """Rasa's answer to a stored message for the bot, whose turn has come."""
         if incoming.resume_pending:
-            await self.finish_release(sender)
-        settings = self.settings_for(incoming)
-        # Each reply is stored as Rasa sends it, while Rasa goes on (see HandoffCollector).
-        collector = HandoffCollector(functools.partial(self.store.start_bot_message, sender))
-        user_message = UserMessage(
-            text,
-            collector,
-            sender,
-            input_channel=INPUT_CHANNEL,
-            message_id=message_id,
-            metadata={**metadata, "handoff": settings.to_metadata()},
-        )
-        return await self._rasa_answers(sender, lambda: incoming, collector, user_message, on_new_message, turn)
+            await self.finish_release(message.sender)
+        stamp = self.settings_for(incoming).to_metadata()
+        collector = self._collector(message.sender)
+        return await self._rasa_answers(message, lambda: incoming, collector, message.for_rasa(collector, stamp), turn)
 
     async def _rasa_answers(
         self,
-        sender: str,
+        message: CustomerMessage,
         stored: Callable[[], IncomingResult],
         collector: HandoffCollector,
         user_message: UserMessage,
-        on_new_message: OnNewMessage,
         turn: Turn,
     ) -> dict[str, Any]:
         """Rasa handles the message; its replies (stored as it sent them) are the answer."""
+        sender = message.sender
         try:
-            await on_new_message(user_message)
+            await message.on_new_message(user_message)
         except BaseException:
             with contextlib.suppress(Exception):
                 await collector.stored_ids()  # what Rasa said before it failed is in the transcript
