@@ -31,6 +31,8 @@ from channels.handoff.recorder import Recorder
 from channels.handoff.runtime import HandoffRuntime
 from channels.handoff.service import HandoffService, OnNewMessage
 
+logger = logging.getLogger(__name__)
+
 
 class HandoffInput(InputChannel):
     """Customers and agents meet here; Redis holds every bit of shared state."""
@@ -85,6 +87,12 @@ class HandoffInput(InputChannel):
                 runtime = app.ctx.handoff
                 agent = getattr(app.ctx, "agent", None)
                 runtime.ticket_lock_store = await sharing_redis(agent, runtime.store.place_marker)
+                logger.info(
+                    "customer messages' Redis step: %s",
+                    "with Rasa's lock ticket, one round trip"
+                    if runtime.ticket_lock_store is not None
+                    else "a round trip of its own (Rasa's lock store is not AtomicRedisLockStore on this Redis)",
+                )
 
         @bp.listener("after_server_stop")
         async def stop(app: Sanic, _: Any) -> None:
