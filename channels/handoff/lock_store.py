@@ -49,7 +49,8 @@ class AtomicRedisLockStore(RedisLockStore):
         self._expire = self.red.register_script(_script("remove_expired"))
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
-        args = [conversation_id, repr(time.time() + lock_lifetime), repr(time.time())]
+        now = time.time()
+        args = [conversation_id, repr(now + lock_lifetime), repr(now)]
         step = ticket_step.take(conversation_id)
         try:
             if step is not None:

@@ -17,7 +17,6 @@ anything, and the channel goes on as it would have after its own step.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError
+
+from channels.handoff.redis_pipe import script_sha
 
 
 class SyncScripts(Protocol):
@@ -87,7 +88,7 @@ def take(conversation_id: str) -> TicketStep | None:
 
 def run_script(redis: SyncScripts, source: str, keys: list[str], args: list[str]) -> Any:
     """EVALSHA, loading the script first if this Redis does not know it yet."""
-    sha = hashlib.sha1(source.encode()).hexdigest()
+    sha = script_sha(source)  # hashed once per source, not per message
     try:
         return redis.evalsha(sha, len(keys), *keys, *args)
     except NoScriptError:
