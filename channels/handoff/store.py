@@ -1085,7 +1085,7 @@ class HandoffStore:
 
     @staticmethod
     def _desk_of(flat: list[Any], online: Any, defaults: DeskSettings) -> tuple[DeskSettings, int]:
-        """The desk as `desk_now` (lua/customer_message.lua) read it."""
+        """The desk as `desk_now` (lua/customer_message_step.lua) read it."""
         stored = {_text(name): _text(value) for name, value in zip(flat[::2], flat[1::2], strict=True)}
         return DeskSettings.from_redis(stored, defaults), int(online)
 
