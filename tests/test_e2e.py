@@ -220,13 +220,18 @@ async def test_the_desk_policies_reach_the_customer_through_the_bot(first: ApiCl
         await first.request("PUT", "/agent/settings", before, admin)
 
 
-async def test_a_bot_message_takes_its_step_and_rasas_lock_ticket_in_one_script(stack: Stack, first: ApiClient) -> None:
+async def test_a_bot_message_goes_with_rasas_lock_ticket_both_ways(stack: Stack, first: ApiClient) -> None:
     """With endpoints.yml's lock store on the channel's Redis, the customer message's
     step (let in, stored, state and live settings read) and Rasa's ticket for the
-    conversation's lock are one script: one round trip before Rasa's handling, not two."""
+    conversation's lock are one script: one round trip before Rasa's handling, not two;
+    and the bot's replies are stored in the script that gives the ticket back."""
     sender = "e2e-one-round-trip"
     step_sha = script_sha(_load_script("customer_message_ticket"))
-    plain_shas = {script_sha(_load_script("customer_message")), script_sha(lock_script("issue_ticket"))}
+    release_sha = script_sha(_load_script("bot_messages_release"))
+    plain = ("customer_message", "bot_messages")
+    plain_shas = {script_sha(_load_script(name)) for name in plain} | {
+        script_sha(lock_script(name)) for name in ("issue_ticket", "finish_serving")
+    }
     redis = Redis.from_url(stack.redis.url)
     kept = (await redis.config_get("slowlog-log-slower-than"))["slowlog-log-slower-than"]
     await redis.config_set("slowlog-log-slower-than", 0)
@@ -243,6 +248,8 @@ async def test_a_bot_message_takes_its_step_and_rasas_lock_ticket_in_one_script(
     assert status == 200 and answer["state"] == "bot", answer
     assert [m["text"] for m in answer["messages"]] == [response_text("utter_greet")]
     calls = [[a.decode() for a in entry["command"].split()] for entry in logged]
-    mine = [c[1] for c in calls if c[0].upper() == "EVALSHA" and f"lock:{sender}" in " ".join(c)]
-    assert mine.count(step_sha) == 1, calls
+    mine = [c[1] for c in calls if c[0].upper() == "EVALSHA" and sender in " ".join(c)]
+    assert mine.count(step_sha) == 1 and mine.count(release_sha) == 1, calls
     assert not plain_shas & set(mine), calls
+    status, found = await first.request("GET", "/customer/messages", token=answer["customer_token"])
+    assert status == 200 and [m["id"] for m in found["messages"]] == [m["id"] for m in answer["messages"]]

@@ -2,24 +2,30 @@
 on a real Redis: the store's step and the lock store's ticket in one script. A message
 for the bot is stored and gets its ticket; one a human has, or one refused, gets none
 (and the refused one changes nothing); the step is used once, for its conversation
-only; a Redis that cannot be reached is the lock store's LockError."""
+only; a Redis that cannot be reached is the lock store's LockError. The bot's replies
+are stored in the script that gives the ticket back, or at once when Rasa waits for
+the action server, or after Rasa when that script failed."""
 
 from __future__ import annotations
 
+import functools
 import json
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from rasa.core.lock_store import LockError
+from redis.exceptions import RedisError
 from sanic.response import HTTPResponse
 
 from channels.handoff.errors import Unauthorized
 from channels.handoff.http import api
 from channels.handoff.lock_store import AtomicRedisLockStore, sharing_redis
+from channels.handoff.output import HandoffCollector
+from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.settings import DeskSettings
 from channels.handoff.store import Admission, HandoffStore, IncomingResult, Quota
-from channels.handoff.ticket_step import NotForRasa, TicketStep, take, waiting
+from channels.handoff.ticket_step import NotForRasa, ReplyRelease, TicketStep, rasa_waits, returning, take, waiting
 from tests.redis_server import RedisServer, free_port
 
 DESK = DeskSettings()
@@ -39,6 +45,19 @@ def step_of(
         received.append(store.customer_message_result(answer, admission, DESK))
 
     return TicketStep(sender, store.script_source("customer_message_ticket"), keys, args, took)
+
+
+def with_replies(store: HandoffStore, step: TicketStep) -> HandoffCollector:
+    """The step's replies held for its ticket's return, as the channel wires them."""
+    sender = step.conversation_id
+    collector = HandoffCollector(functools.partial(store.start_bot_message, sender), hold=True)
+    step.replies = ReplyRelease(
+        store.script_source("bot_messages_release"),
+        lambda: store.bot_messages_step(sender, collector.held),
+        collector.held_stored,
+        collector.store_held,
+    )
+    return collector
 
 
 def new_results() -> list[IncomingResult]:
@@ -174,3 +193,75 @@ async def test_a_redis_out_of_reach_for_the_ticket_is_answered_as_storage_unavai
     unavailable, refused = await send(request), await busy(request)
     assert (unavailable.status, json.loads(unavailable.body or b"")["error"]) == (503, "unavailable")
     assert (refused.status, json.loads(refused.body or b"")["error"]) == (503, "busy")
+
+
+async def bot_texts(store: HandoffStore, sender: str) -> list[str]:
+    return [m.text for m in await store.transcript(sender) if m.author == "bot"]
+
+
+async def test_the_replies_are_stored_in_the_script_that_gives_the_ticket_back(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    lock, received = lock_store(redis_server.port), new_results()
+    step = step_of(store, "ts-replies", "hello", None, received)
+    collector = with_replies(store, step)
+    with waiting(step):
+        ticket = lock.issue_ticket("ts-replies", 60)
+        assert lock.issue_ticket("ts-replies", 60) == ticket + 1  # another message's, still held after ours
+        await collector.send_text_message("ts-replies", "Hi!")
+        await collector.send_custom_json("ts-replies", {"handoff": {"reason": "x"}})  # control: never stored
+        await collector.send_text_message("ts-replies", "How can I help?")
+        assert await bot_texts(store, "ts-replies") == []  # held for the ticket's return
+        assert returning("ts-other", ticket) is None and returning("ts-replies", ticket + 1) is None
+        lock.cleanup("ts-replies", ticket)
+        assert step.replies is not None and step.replies.done and returning("ts-replies", ticket) is None
+    assert await bot_texts(store, "ts-replies") == ["Hi!", "How can I help?"]
+    assert tickets(lock, "ts-replies") == [ticket + 1]
+    ids = await collector.stored_ids()
+    assert ids == [m.id for m in await store.transcript("ts-replies") if m.author == "bot"]
+    lock.cleanup("ts-replies", ticket + 1)  # a plain return: the lock goes with its last ticket
+    assert tickets(lock, "ts-replies") == [] and len(await store.transcript("ts-replies")) == 3
+
+
+async def test_the_replies_held_go_at_once_when_rasa_waits_for_the_action_server(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    pipe = PipelinedRedis.from_url(redis_server.url)  # as the channel's store: a reply is written at once
+    assert pipe is not None
+    piped = HandoffStore(store.redis, pipe=pipe)
+    try:
+        await piped.add_bot_messages("ts-warm", [("the script loaded", {})])
+        lock, received = lock_store(redis_server.port), new_results()
+        step = step_of(piped, "ts-waits", "hello", None, received)
+        collector = with_replies(piped, step)
+        with waiting(step):
+            ticket = lock.issue_ticket("ts-waits", 60)
+            await collector.send_text_message("ts-waits", "Let me look that up.")
+            rasa_waits()
+            assert collector.held == []
+            await pipe.execute("PING")  # after the reply, on the same connection: stored by now
+            assert await bot_texts(store, "ts-waits") == ["Let me look that up."]
+            await collector.send_text_message("ts-waits", "It left today.")
+            lock.cleanup("ts-waits", ticket)
+        assert await bot_texts(store, "ts-waits") == ["Let me look that up.", "It left today."]
+        assert await collector.stored_ids() == [m.id for m in await store.transcript("ts-waits") if m.author == "bot"]
+        assert tickets(lock, "ts-waits") == []
+    finally:
+        await pipe.close()
+
+
+async def test_replies_whose_ticket_return_failed_are_stored_after_rasa(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    lock, received = lock_store(redis_server.port), new_results()
+    step = step_of(store, "ts-failed", "hello", None, received)
+    collector = with_replies(store, step)
+    with waiting(step):
+        ticket = lock.issue_ticket("ts-failed", 60)
+        await collector.send_text_message("ts-failed", "Hi!")
+        unreachable = lock_store(free_port())
+        with pytest.raises(RedisError):
+            unreachable.cleanup("ts-failed", ticket)
+    assert await bot_texts(store, "ts-failed") == []
+    [stored] = await collector.stored_ids()
+    assert [(m.id, m.text) for m in await store.transcript("ts-failed") if m.author == "bot"] == [(stored, "Hi!")]

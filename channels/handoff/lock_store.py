@@ -10,7 +10,7 @@ a `LockError` (the API's 503) instead of waiting forever.
 
 When the handoff channel has a customer message's own Redis step waiting for the
 ticket (channels/handoff/ticket_step.py), the ticket is taken in that step's script:
-one round trip for both.
+one round trip for both; and given back in the script that stores the bot's replies.
 
 Use it in endpoints.yml: `lock_store: type: channels.handoff.lock_store.AtomicRedisLockStore`
 with the same settings as `type: redis`.
@@ -74,8 +74,13 @@ class AtomicRedisLockStore(RedisLockStore):
         self._finish(keys=[self.key_prefix + conversation_id], args=[ticket_number])
 
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
-        """Returns the ticket; the lock goes when nobody else holds one (one step)."""
-        self.finish_serving(conversation_id, ticket_number)
+        """Returns the ticket; the lock goes when nobody else holds one (one step, with the
+        bot's replies to the message when the handoff channel holds them for it)."""
+        step = ticket_step.returning(conversation_id, ticket_number)
+        if step is not None:
+            step.give_back(self.red, self.key_prefix + conversation_id)
+        else:
+            self.finish_serving(conversation_id, ticket_number)
 
     def update_lock(self, conversation_id: str) -> None:
         self._expire(keys=[self.key_prefix + conversation_id], args=[time.time()])

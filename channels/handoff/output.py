@@ -35,13 +35,19 @@ class HandoffCollector(CollectingOutputChannel):
     """Collects the bot's replies to one customer message. Given `store`, each reply
     the customer sees goes to the transcript as Rasa sends it: Rasa goes on (it
     predicts its next action and saves the tracker) while Redis stores it, so the
-    answer does not wait for that round trip after Rasa. `stored_ids` awaits them."""
+    answer does not wait for that round trip after Rasa. With `hold`, the replies wait
+    in `held` instead, for Rasa's lock store to store them when it gives the message's
+    ticket back (ticket_step.py), or for `store_held`. `stored_ids` awaits them all."""
 
-    def __init__(self, store: Callable[[str, dict[str, Any]], Awaitable[list[str]]] | None = None) -> None:
+    def __init__(
+        self, store: Callable[[str, dict[str, Any]], Awaitable[list[str]]] | None = None, hold: bool = False
+    ) -> None:
         super().__init__()
         self._store = store
-        self._storing: list[Awaitable[list[str]]] = []
+        self._hold = hold
+        self._storing: list[Awaitable[list[str]] | list[str]] = []  # in the order Rasa sent them
         self.entries: list[tuple[str, dict[str, Any]]] = []  # the visible replies as transcript entries
+        self.held: list[tuple[str, dict[str, Any]]] = []  # those not yet on their way to Redis
 
     @classmethod
     def name(cls) -> str:
@@ -52,17 +58,31 @@ class HandoffCollector(CollectingOutputChannel):
         if handoff_control(message) is None:
             entry = as_transcript_entry(message)
             self.entries.append(entry)
-            if self._store is not None:
+            if self._hold:
+                self.held.append(entry)
+            elif self._store is not None:
                 self._storing.append(self._store(*entry))
+
+    def store_held(self) -> None:
+        """Sends the held replies to Redis now."""
+        held, self.held = self.held, []
+        if self._store is not None:
+            self._storing += [self._store(*entry) for entry in held]
+
+    def held_stored(self, ids: list[str]) -> None:
+        """The held replies were stored (with the ticket's return) under `ids`."""
+        self.held = []
+        self._storing.append(ids)
 
     async def stored_ids(self) -> list[str]:
         """The transcript ids of the visible replies, in order (each stored once)."""
+        self.store_held()
         storing, self._storing = self._storing, []
         ids: list[str] = []
         failure: Exception | None = None
         for pending in storing:  # one after another: without the pipelined connection, in order
             try:
-                ids += await pending
+                ids += pending if isinstance(pending, list) else await pending
             except Exception as error:  # the others are awaited all the same
                 failure = failure or error
         if failure is not None:

@@ -6,6 +6,8 @@ then runs without yielding. `install` makes that rest wait, before it starts, fo
 the answers on their way out of the process and for the messages that arrived
 meanwhile: as through Rasa's REST channel, where nothing yields after Rasa and the
 event loop takes the action server's reply up behind the requests it read before.
+Before Rasa waits, the bot's replies held for the return of the message's lock ticket
+are stored (ticket_step.py), so the customer sees them meanwhile.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from rasa.core.actions.action import RemoteAction
 
+from channels.handoff import ticket_step
 from channels.handoff.turns import RasaTurns
 
 RemoteRun = Callable[..., Awaitable[list[Any]]]
@@ -35,6 +38,7 @@ def install(line: RasaTurns) -> None:
 
 async def _run_then_wait_for_turn(self: RemoteAction, *args: Any, **kwargs: Any) -> list[Any]:
     assert _rasa_run is not None
+    ticket_step.rasa_waits()  # the bot's replies so far go out while the action server works
     events = await _rasa_run(self, *args, **kwargs)
     if _line is not None:
         await _line.back_in_rasa()

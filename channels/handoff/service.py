@@ -29,7 +29,7 @@ from channels.handoff.output import HandoffCollector, TranscriptOutputChannel
 from channels.handoff.reading import nlu_reading, readings_by_text_order
 from channels.handoff.settings import DeskSettings
 from channels.handoff.store import Admission, Conversation, HandoffStore, IncomingResult, Message, Quota, now_ms
-from channels.handoff.ticket_step import NotForRasa, TicketStep
+from channels.handoff.ticket_step import NotForRasa, ReplyRelease, TicketStep
 from channels.handoff.turns import RasaTurns, Turn
 
 logger = logging.getLogger(__name__)
@@ -235,7 +235,8 @@ class HandoffService:
         ticket for the conversation's lock (ticket_step.py): the message goes to Rasa in
         its turn, and Rasa's first call for it runs the step. The step's result lands in
         `received`; the live settings it reads are stamped on the message before Rasa
-        reads the metadata (Rasa reads it after the ticket)."""
+        reads the metadata (Rasa reads it after the ticket). The bot's replies are held
+        for the ticket's return, and stored in its round trip."""
         sender, desk = message.sender, self.config.desk
         keys, args = self.store.customer_message_step(sender, message.text, extra, message.metadata, admission, desk)
         stamp: dict[str, Any] = {}
@@ -251,9 +252,15 @@ class HandoffService:
                 raise Unavailable("rasa_unavailable", "The assistant did not take the message; send it again.")
             return received[0]
 
-        step = TicketStep(sender, self.store.script_source("customer_message_ticket"), keys, args, took)
+        collector = self._collector(sender, hold=True)
+        replies = ReplyRelease(
+            self.store.script_source("bot_messages_release"),
+            lambda: self.store.bot_messages_step(sender, collector.held),
+            collector.held_stored,
+            collector.store_held,
+        )
+        step = TicketStep(sender, self.store.script_source("customer_message_ticket"), keys, args, took, replies)
         await turn.start_in_rasa()
-        collector = self._collector(sender)
         try:
             with ticket_step.waiting(step):
                 return await self._rasa_answers(message, stored, collector, message.for_rasa(collector, stamp), turn)
@@ -276,9 +283,10 @@ class HandoffService:
             answer["queue_position"] = await self.store.waiting_position(sender)
         return answer
 
-    def _collector(self, sender: str) -> HandoffCollector:
-        """Each reply is stored as Rasa sends it, while Rasa goes on (see HandoffCollector)."""
-        return HandoffCollector(functools.partial(self.store.start_bot_message, sender))
+    def _collector(self, sender: str, hold: bool = False) -> HandoffCollector:
+        """Each reply is stored as Rasa sends it, while Rasa goes on, or with `hold` when
+        Rasa gives the ticket back (see HandoffCollector)."""
+        return HandoffCollector(functools.partial(self.store.start_bot_message, sender), hold)
 
     async def _answer_in_rasa(self, message: CustomerMessage, incoming: IncomingResult, turn: Turn) -> dict[str, Any]:
         """Rasa's answer to a stored message for the bot, whose turn has come."""

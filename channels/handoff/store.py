@@ -241,6 +241,8 @@ def message_from_event(data: dict[str, Any]) -> Message:
 SCRIPT_LIBRARIES: dict[str, tuple[str, ...]] = {
     "customer_message": ("customer_message_step",),
     "customer_message_ticket": ("lock/ticket", "customer_message_step"),
+    "bot_messages": ("bot_messages_step",),
+    "bot_messages_release": ("lock/ticket", "bot_messages_step"),
 }
 
 
@@ -294,6 +296,7 @@ class HandoffStore:
                 "customer_message",
                 "customer_message_ticket",
                 "bot_messages",
+                "bot_messages_release",
                 "start_waiting",
                 "claim",
                 "agent_message",
@@ -488,6 +491,14 @@ class HandoffStore:
             return self.add_bot_messages(conversation_id, [(text, extra)])
         keys, args = self._bot_messages_call(conversation_id, [(text, extra)], "bot")
         return _replies_of(self.pipe.start_script(self._sources["bot_messages"], keys, [str(a) for a in args]))
+
+    def bot_messages_step(
+        self, conversation_id: str, messages: Iterable[tuple[str, dict[str, Any]]]
+    ) -> tuple[list[str], list[str]]:
+        """The keys and arguments of `add_bot_messages`'s step (lua/bot_messages_step.lua), for
+        a caller that runs it with the return of Rasa's lock ticket (ticket_step.py)."""
+        keys, args = self._bot_messages_call(conversation_id, messages, "bot")
+        return keys, [str(a) for a in args]
 
     def _bot_messages_call(
         self, conversation_id: str, messages: Iterable[tuple[str, dict[str, Any]]], author: Author

@@ -9,6 +9,13 @@ lock store runs the step and the ticket as one Lua script
 (lua/customer_message_ticket.lua) when Rasa asks for the ticket: one round trip instead
 of two, and the step still comes first, in Redis and before Rasa reads the tracker.
 
+When Rasa gives the ticket back, after its handling, the bot's replies to the message
+(held by the channel meanwhile, see `ReplyRelease`) are stored in the same script
+(lua/bot_messages_release.lua): the answer then goes out with no round trip of its own
+after Rasa. Should Rasa wait for something in the middle (a custom action on the action
+server), the replies held so far are stored at once, so the customer's socket shows
+them while it waits.
+
 A ticket is taken only for a message the bot is to answer now. Otherwise (refused, a
 human has the conversation, a return to the bot left to finish) the lock store raises
 `NotForRasa` (or the step's refusal) from Rasa's first call, before Rasa changed
@@ -41,6 +48,17 @@ class NotForRasa(Exception):
 
 
 @dataclass
+class ReplyRelease:
+    """The bot's replies to one message, held for the return of the message's ticket."""
+
+    source: str  # the Lua script: the replies, then the ticket's return (lua/bot_messages_release.lua)
+    held: Callable[[], tuple[list[str], list[str]]]  # the keys and arguments of the replies held now
+    stored: Callable[[list[str]], None]  # handed the held replies' transcript ids
+    store_now: Callable[[], None]  # Rasa is about to wait: the held replies are stored at once
+    done: bool = False  # the ticket was given back (the replies with it)
+
+
+@dataclass
 class TicketStep:
     """One customer message's step, waiting for Rasa's call for its ticket."""
 
@@ -49,8 +67,10 @@ class TicketStep:
     keys: list[str]
     args: list[str]
     took: Callable[[Any], None]  # handed the step's own answer (may raise its refusal)
+    replies: ReplyRelease | None = None  # the bot's replies, stored with the ticket's return
     taken: bool = False  # Rasa asked for the ticket
     answered: bool = False  # Redis ran the script
+    ticket: int | None = None  # the ticket taken
 
     def issue(self, redis: SyncScripts, lock_key: str, ticket_args: list[str]) -> int:
         """Runs the step and the ticket in one script; the ticket's number, or raises."""
@@ -60,7 +80,16 @@ class TicketStep:
         self.took(answer)
         if int(ticket) < 0:
             raise NotForRasa(self.conversation_id)
-        return int(ticket)
+        self.ticket = int(ticket)
+        return self.ticket
+
+    def give_back(self, redis: SyncScripts, lock_key: str) -> None:
+        """Stores the replies held and returns the ticket, in one script."""
+        assert self.replies is not None and self.ticket is not None
+        self.replies.done = True
+        keys, args = self.replies.held()
+        ids = run_script(redis, self.replies.source, [*keys, lock_key], [*args, str(self.ticket)])
+        self.replies.stored([i.decode() if isinstance(i, bytes) else str(i) for i in ids])
 
 
 _waiting: ContextVar[TicketStep | None] = ContextVar("handoff_ticket_step", default=None)
@@ -84,6 +113,23 @@ def take(conversation_id: str) -> TicketStep | None:
     if step is None or step.taken or step.conversation_id != conversation_id:
         return None
     return step
+
+
+def returning(conversation_id: str, ticket: int) -> TicketStep | None:
+    """The step here whose `ticket` for `conversation_id` Rasa gives back, if its replies
+    are to go with it (once)."""
+    step = _waiting.get()
+    if step is None or step.replies is None or step.replies.done:
+        return None
+    return step if step.conversation_id == conversation_id and step.ticket == ticket else None
+
+
+def rasa_waits() -> None:
+    """Rasa is about to wait (for the action server): the replies held so far are stored
+    now rather than when the ticket goes back."""
+    step = _waiting.get()
+    if step is not None and step.replies is not None and not step.replies.done:
+        step.replies.store_now()
 
 
 def run_script(redis: SyncScripts, source: str, keys: list[str], args: list[str]) -> Any:
