@@ -199,12 +199,22 @@ async def bot_texts(store: HandoffStore, sender: str) -> list[str]:
     return [m.text for m in await store.transcript(sender) if m.author == "bot"]
 
 
+async def bot_ids(store: HandoffStore, sender: str) -> list[str]:
+    return [m.id for m in await store.transcript(sender) if m.author == "bot"]
+
+
+def held_for_ticket(
+    store: HandoffStore, port: int, sender: str
+) -> tuple[AtomicRedisLockStore, TicketStep, HandoffCollector]:
+    """A lock store, and a first message's step whose replies are held for its ticket's return."""
+    step = step_of(store, sender, "hello", None, new_results())
+    return lock_store(port), step, with_replies(store, step)
+
+
 async def test_the_replies_are_stored_in_the_script_that_gives_the_ticket_back(
     redis_server: RedisServer, store: HandoffStore
 ) -> None:
-    lock, received = lock_store(redis_server.port), new_results()
-    step = step_of(store, "ts-replies", "hello", None, received)
-    collector = with_replies(store, step)
+    lock, step, collector = held_for_ticket(store, redis_server.port, "ts-replies")
     with waiting(step):
         ticket = lock.issue_ticket("ts-replies", 60)
         assert lock.issue_ticket("ts-replies", 60) == ticket + 1  # another message's, still held after ours
@@ -217,8 +227,7 @@ async def test_the_replies_are_stored_in_the_script_that_gives_the_ticket_back(
         assert step.replies is not None and step.replies.done and returning("ts-replies", ticket) is None
     assert await bot_texts(store, "ts-replies") == ["Hi!", "How can I help?"]
     assert tickets(lock, "ts-replies") == [ticket + 1]
-    ids = await collector.stored_ids()
-    assert ids == [m.id for m in await store.transcript("ts-replies") if m.author == "bot"]
+    assert await collector.stored_ids() == await bot_ids(store, "ts-replies")
     lock.cleanup("ts-replies", ticket + 1)  # a plain return: the lock goes with its last ticket
     assert tickets(lock, "ts-replies") == [] and len(await store.transcript("ts-replies")) == 3
 
@@ -231,9 +240,7 @@ async def test_the_replies_held_go_at_once_when_rasa_waits_for_the_action_server
     piped = HandoffStore(store.redis, pipe=pipe)
     try:
         await piped.add_bot_messages("ts-warm", [("the script loaded", {})])
-        lock, received = lock_store(redis_server.port), new_results()
-        step = step_of(piped, "ts-waits", "hello", None, received)
-        collector = with_replies(piped, step)
+        lock, step, collector = held_for_ticket(piped, redis_server.port, "ts-waits")
         with waiting(step):
             ticket = lock.issue_ticket("ts-waits", 60)
             await collector.send_text_message("ts-waits", "Let me look that up.")
@@ -244,7 +251,7 @@ async def test_the_replies_held_go_at_once_when_rasa_waits_for_the_action_server
             await collector.send_text_message("ts-waits", "It left today.")
             lock.cleanup("ts-waits", ticket)
         assert await bot_texts(store, "ts-waits") == ["Let me look that up.", "It left today."]
-        assert await collector.stored_ids() == [m.id for m in await store.transcript("ts-waits") if m.author == "bot"]
+        assert await collector.stored_ids() == await bot_ids(store, "ts-waits")
         assert tickets(lock, "ts-waits") == []
     finally:
         await pipe.close()
@@ -253,9 +260,7 @@ async def test_the_replies_held_go_at_once_when_rasa_waits_for_the_action_server
 async def test_replies_whose_ticket_return_failed_are_stored_after_rasa(
     redis_server: RedisServer, store: HandoffStore
 ) -> None:
-    lock, received = lock_store(redis_server.port), new_results()
-    step = step_of(store, "ts-failed", "hello", None, received)
-    collector = with_replies(store, step)
+    lock, step, collector = held_for_ticket(store, redis_server.port, "ts-failed")
     with waiting(step):
         ticket = lock.issue_ticket("ts-failed", 60)
         await collector.send_text_message("ts-failed", "Hi!")
