@@ -10,6 +10,7 @@ import json
 import threading
 
 import pytest
+from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LockError
 from redis import Redis
 
@@ -92,3 +93,33 @@ def test_expired_tickets_are_dropped_when_a_new_one_is_issued(redis_server: Redi
     assert store.issue_ticket("c4", 60) == 0  # the dead one's ticket no longer blocks anybody
     lock = store.get_lock("c4")
     assert lock is not None and [t.number for t in lock.tickets] == [0] and not lock.is_locked(0)
+
+
+def test_a_ticket_issued_with_no_other_held_is_served_without_reading_the_lock(redis_server: RedisServer) -> None:
+    Redis(port=redis_server.port).flushall()
+    store = lock_store(redis_server)
+    reads: list[str] = []
+    read_lock = store.get_lock
+
+    def counted_read(conversation_id: str) -> TicketLock | None:
+        reads.append(conversation_id)
+        return read_lock(conversation_id)
+
+    store.get_lock = counted_read  # type: ignore[method-assign]
+
+    async def main() -> None:
+        async with store.lock("c5", wait_time_in_seconds=0.01) as first:
+            assert [t.number for t in first.tickets] == [0] and not first.is_locked(0)
+            assert reads == []  # served at once
+            waiter = asyncio.ensure_future(store.lock("c5", wait_time_in_seconds=0.01).__aenter__())
+            await asyncio.sleep(0.05)
+            assert not waiter.done() and reads  # ticket 1 reads the lock and waits for its turn
+        second = await asyncio.wait_for(waiter, 2)
+        assert [t.number for t in second.tickets] == [1]
+        store.cleanup("c5", 1)
+        read_before = len(reads)
+        async with store.lock("c5", wait_time_in_seconds=0.01) as third:  # the lock went: 0 again, alone
+            assert [t.number for t in third.tickets] == [0] and len(reads) == read_before
+
+    asyncio.run(main())
+    assert store.get_lock("c5") is None

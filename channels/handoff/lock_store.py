@@ -6,7 +6,9 @@ that at once can overwrite each other's ticket: the lost ticket's holder then
 waits forever, since the lock never serves a number it no longer holds (seen
 here as a conversation whose requests hung until the client gave up). This
 store makes each change one Lua script, and a waiter whose ticket is gone gets
-a `LockError` (the API's 503) instead of waiting forever.
+a `LockError` (the API's 503) instead of waiting forever. A ticket issued while no
+other was held (number 0: the script numbers on from the last held) is served at once,
+without reading the lock back: one round trip per message fewer than Rasa's.
 
 When the handoff channel has a customer message's own Redis step waiting for the
 ticket (channels/handoff/ticket_step.py), the ticket is taken in that step's script:
@@ -20,11 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
-from rasa.core.lock import TicketLock
+from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 from redis.exceptions import RedisError
@@ -47,6 +50,7 @@ class AtomicRedisLockStore(RedisLockStore):
         self._issue = self.red.register_script(_script("issue_ticket"))
         self._finish = self.red.register_script(_script("finish_serving"))
         self._expire = self.red.register_script(_script("remove_expired"))
+        self._alone: dict[str, float] = {}  # conversation -> expiry of its ticket 0, until served
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         now = time.time()
@@ -54,13 +58,16 @@ class AtomicRedisLockStore(RedisLockStore):
         step = ticket_step.take(conversation_id)
         try:
             if step is not None:
-                return step.issue(self.red, self.key_prefix + conversation_id, args)
-            number = self._issue(keys=[self.key_prefix + conversation_id], args=args)
+                number = step.issue(self.red, self.key_prefix + conversation_id, args)
+            else:
+                number = int(self._issue(keys=[self.key_prefix + conversation_id], args=args))
         except Exception as failure:  # as Rasa's own: the caller handles LockError
             if step is not None and step.answered:
                 raise  # the step's outcome (its refusal, NotForRasa) goes up as it is
             raise LockError(f"Error while acquiring lock. Error:\n{failure}") from failure
-        return int(number)
+        if number == 0:  # no other ticket held: first in line
+            self._alone[conversation_id] = now + lock_lifetime
+        return number
 
     def holds(self, key: str) -> bool:
         """Whether this store's Redis (and database) has `key`: the handoff channel's
@@ -87,7 +94,11 @@ class AtomicRedisLockStore(RedisLockStore):
 
     async def _acquire_lock(self, conversation_id: str, ticket: int, wait_time_in_seconds: float) -> TicketLock:
         """Waits for the ticket's turn, as Rasa's does; a ticket that is no longer
-        held (it expired while waiting) ends the wait with LockError."""
+        held (it expired while waiting) ends the wait with LockError. Ticket 0, just
+        issued with no other held, is served without reading the lock."""
+        expires = self._alone.pop(conversation_id, None)
+        if ticket == 0 and expires is not None:
+            return TicketLock(conversation_id, deque([Ticket(0, expires)]))
         while True:
             lock = self.get_lock(conversation_id)
             if lock is None or all(held.number != ticket for held in lock.tickets):
