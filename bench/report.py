@@ -1161,25 +1161,27 @@ tests/test_analytics.py` pass):
   so far are stored at once, so the customer's socket shows them meanwhile; should that script fail,
   they are stored after Rasa as before (`tests/test_ticket_step.py`; `tests/test_e2e.py` reads
   Redis's command log: a bot message makes the step's script and this one, once each, and none of
-  the four they replace). The first `make bench` with it is this one: p50 ratio to REST at 70% load
-  1.012 (95% interval 0.966-1.065), Rasa's handling 22.4 ms (REST) against 22.7 ms; the run before,
-  on another day's machine, gave 1.142. A paced A/B in one `rasa run` the same day (REST, the channel
-  with the replies held for the ticket's return, the channel storing each as Rasa sends it; rounds
-  taking turns, 12 of each at 30 messages/s, ~2,100 messages each): p50 ratio to REST 1.093 against
-  1.149 (with against without, per round: 0.965, 95% interval 0.880-1.056), Rasa's handling 21.3
-  against 21.6 ms (REST 20.7), from the request to Rasa after a message that had waited 0.89 against
-  1.03 ms (REST 0.77). So the change takes ~0.3 ms off each message; this run's 1.012 is also the
-  machine's noise, and the target is met here without being settled.
-  A trace of Rasa's calls in the same A/B's process (p50 per message, REST / the channel as it is /
-  as it was): the prediction loop 10.48 / 10.64 / 11.07 ms, the ticket taken 0.28 / 0.43 / 0.43 ms
-  (through the channel with the step), the ticket given back 0.20 / 0.30 / 0.20 ms (with the replies),
-  Rasa's whole handling 21.79 / 22.04 / 22.69 ms.
+  the four they replace). The first `make bench` with it (at cf74156) gave a p50 ratio to REST at
+  70% load of 1.012 (95% interval 0.966-1.065; Rasa's handling 22.4 ms through REST against 22.7 ms),
+  the run before it, on another day's machine, 1.142; the next run, this one, with the entry below
+  too, 1.093: one run's ratio moves by more than the change. A paced A/B in one `rasa run` the same
+  day (REST, the channel with the replies held for the ticket's return, the channel storing each as
+  Rasa sends it; rounds taking turns, 12 of each at 30 messages/s, ~2,100 messages each): p50 ratio
+  to REST 1.093 against 1.149 (with against without, per round: 0.965, 95% interval 0.880-1.056),
+  Rasa's handling 21.3 against 21.6 ms (REST 20.7), from the request to Rasa after a message that
+  had waited 0.89 against 1.03 ms (REST 0.77). A second such A/B (9 rounds of each) with a trace of
+  Rasa's calls in the server (p50 per message, REST / the channel as it is / as it was): p50 ratio
+  to REST 1.092 against 1.214; the prediction loop 10.48 / 10.64 / 11.07 ms, the ticket taken 0.28 /
+  0.43 / 0.43 ms (through the channel with the step), the ticket given back 0.20 / 0.30 / 0.20 ms
+  (with the replies), Rasa's whole handling 21.79 / 22.04 / 22.69 ms. So the change takes ~0.3-0.6
+  ms off each message; what is left inside Rasa is the step's and the replies' share of those two
+  round trips (~0.25 ms), and before Rasa the request's own work (~0.27 ms).
 - **The first ticket served without reading the lock** (`lock_store.py`): Rasa's lock store, once it
   has a ticket, reads the lock back to see whether the ticket's turn has come, a Redis round trip
   (0.13 ms p50 in the trace above) for every message, through any channel. The ticket script numbers
   on from the last ticket held, so ticket 0 means no other was held: it is now served at once
   (`tests/test_lock_store.py`: no read for it, a second ticket still reads and waits its turn). Both
-  channels gain alike, so the ratios above do not show it; Rasa's handling does."""
+  channels gain alike, so the ratios above do not show it."""
 
 
 METHOD = """## How it is measured
