@@ -1178,8 +1178,9 @@ tests/test_analytics.py` pass):
   without per round 0.936 (95% interval 0.856-0.981); the lock read gone from the trace; Rasa's
   handling 21.62 against 21.88 ms (REST 21.53); by the message's place in its session, p50 REST /
   with / without: the first 46.8 / 54.9 / 55.7 ms, the others 30.9-33.6 / 32.8-34.3 / 36.2-38.4 ms.
-  So the change takes ~0.3-0.6 ms off each message; what is left inside Rasa is the step's and the replies' share of those two
-  round trips (~0.25 ms), and before Rasa the request's own work (~0.27 ms).
+  So the change takes ~0.3-0.6 ms off each message; what is left inside Rasa is the step's and the
+  replies' share of those two round trips (~0.25 ms), and before Rasa the request's own work (~0.27
+  ms).
 - **The first ticket served without reading the lock** (`lock_store.py`): Rasa's lock store, once it
   has a ticket, reads the lock back to see whether the ticket's turn has come, a Redis round trip
   (0.13 ms p50 in the trace above) for every message, through any channel. The ticket script numbers
