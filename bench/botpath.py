@@ -14,7 +14,8 @@ import itertools
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from bench.stats import Summary, median, paired_ratio_interval
 from bench.system import BenchStack
 from bench.wakeup import PAUSE_S, RoundTrips, round_trips
 from tests.api_client import ApiClient
+from tests.channel_server import agent_token
 
 # Questions the shop assistant answers with a rule (none hands over).
 MESSAGES = (
@@ -48,6 +50,19 @@ Send = Callable[[str, str], Awaitable[tuple[float, list[str]]]]
 CHANNELS = {"REST": "rest", "handoff": "handoff"}  # the channels' names in Rasa's messages
 SOLO_SESSIONS = 2  # per block of the one-customer-alone measurement
 PACED_SHARE = 0.7  # the paced load offers this share of the REST channel's throughput at saturation
+# The desk as an admin set it up (every bot message reads it): the rules' answers do not
+# depend on it, but the handoff channel reads and stamps it with each of them.
+DESK_SETTINGS = {
+    "office_hours": {
+        "timezone": "Europe/Berlin",
+        "weekly": {day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+        "holidays": ["2026-12-25", "2027-01-01"],
+    },
+    "out_of_hours_policy": "wait",
+    "max_chats_per_agent": 5,
+    "claim_timeout_s": 300,
+    "offline_grace_s": 60,
+}
 
 
 def gaps(seed: int, mean_s: float) -> Callable[[], float]:
@@ -210,6 +225,23 @@ async def run_window(
     return counted, completed
 
 
+@asynccontextmanager
+async def desk_set_up(client: ApiClient) -> AsyncIterator[None]:
+    """The desk's settings saved through the API as an admin would (`DESK_SETTINGS`);
+    those before are saved back afterwards."""
+    token = agent_token("bench-admin", "admin")
+    status, before = await client.request("GET", "/agent/settings", token=token)
+    if status != 200:
+        raise RuntimeError(f"GET /agent/settings answered {status}: {before!r}")
+    status, body = await client.request("PUT", "/agent/settings", DESK_SETTINGS, token=token)
+    if status != 200:
+        raise RuntimeError(f"PUT /agent/settings answered {status}: {body!r}")
+    try:
+        yield
+    finally:
+        await client.request("PUT", "/agent/settings", before, token=token)
+
+
 @dataclass
 class BotPathResult:
     rest: ChannelRun
@@ -227,6 +259,7 @@ class BotPathResult:
     unloaded_cpu_ms: dict[str, float] = field(default_factory=dict)  # Rasa CPU per message, one customer alone
     paced_stages: dict[str, Stages] = field(default_factory=dict)  # inside Rasa's server at the paced load
     redis_round_trips: RoundTrips | None = None  # what waking an idle Redis adds to a round trip
+    desk_settings_saved: bool = False  # DESK_SETTINGS were saved before the rounds
 
     @property
     def throughput_ratio(self) -> float:
@@ -310,8 +343,12 @@ async def measure(
     meter = CpuMeter(stack.pids())
     redis = Redis.from_url(stack.redis.url)
     commands = CommandMeter(redis)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=customers * 2)) as http:
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=customers * 2)) as http,
+        AsyncExitStack() as desk,
+    ):
         channels = Channels(stack, http)
+        await desk.enter_async_context(desk_set_up(channels.handoff))
         senders: dict[str, tuple[ChannelRun, Send]] = {
             "REST": (rest, channels.via_rest),
             "handoff": (handoff, channels.via_handoff),
@@ -394,4 +431,5 @@ async def measure(
     result.paced_stages = {name: paced_stages[channel] for name, channel in CHANNELS.items() if channel in paced_stages}
     result.unloaded_cpu_ms = {name: used / len(unloaded[name]) * 1000 for name, used in solo_cpu.items()}
     result.redis_round_trips = round_trip
+    result.desk_settings_saved = True
     return result

@@ -174,7 +174,14 @@ def bot_section(
         " timetable, the same for both channels. A round runs one channel: after"
         f" {bot.ramp_s:.0f} s of ramp-up it counts the answers of the next {bot.window_s:.0f} s and the latency of"
         " the messages sent in them. Rounds alternate REST, handoff, handoff, REST, ..."
-        f" ({len(bot.pair_ratios)} pairs at saturation, after a warm-up of both).",
+        f" ({len(bot.pair_ratios)} pairs at saturation, after a warm-up of both)."
+        + (
+            " The desk's settings were saved through the API first, as an admin would have them (office hours,"
+            " policies, capacity: `DESK_SETTINGS` in bench/botpath.py): the handoff channel reads them in every bot"
+            " message's step and stamps them on it."
+            if getattr(bot, "desk_settings_saved", False)
+            else ""
+        ),
         "",
         table(
             [

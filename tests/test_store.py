@@ -867,6 +867,31 @@ async def test_agents_presence_and_status(store: HandoffStore) -> None:
     assert await store.agents_gone_since(now_ms()) == ["alice", "carol", "sue"]
 
 
+async def test_the_desk_read_with_each_bot_message_follows_every_change(store: HandoffStore) -> None:
+    """The stored settings are parsed once per change, not once per message: an unchanged
+    read gives the same parsed settings, and a change (or other defaults) is seen by the
+    next message."""
+    defaults = DeskSettings()
+
+    async def live_desk(text: str, given: DeskSettings = defaults) -> DeskSettings:
+        incoming = await store.receive_customer_message("c11", text, desk=given)
+        assert incoming.desk is not None
+        return incoming.desk[0]
+
+    hours = {"timezone": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-25"]}
+    saved = defaults.updated({"office_hours": hours, "max_chats_per_agent": 3, "no_agents_policy": "bot"})
+    await store.save_desk_settings(saved)
+    first = await live_desk("hello")
+    assert first == saved
+    assert await live_desk("again") is first  # the same parse, not a new one
+    assert await store.desk_settings(defaults) is first
+    changed = saved.updated({"max_chats_per_agent": 4})
+    await store.save_desk_settings(changed)
+    assert await live_desk("and again") == changed
+    await store.redis.delete(store.keys.settings)
+    assert await live_desk("now the defaults", DeskSettings(offline_grace_s=5)) == DeskSettings(offline_grace_s=5)
+
+
 async def test_customer_token_verify_and_unbind(store: HandoffStore) -> None:
     with pytest.raises(Unauthorized) as unknown:
         await store.verify_customer("c1", "anything")

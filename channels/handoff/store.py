@@ -32,7 +32,7 @@ from channels.handoff.errors import Conflict, Forbidden, NotFound, TooManyReques
 from channels.handoff.examples import TrainingExample
 from channels.handoff.keys import KeySpace
 from channels.handoff.redis_pipe import PipelinedRedis
-from channels.handoff.settings import DeskSettings
+from channels.handoff.settings import DeskSettings, StoredSettings
 
 RedisClient: TypeAlias = Redis | RedisCluster
 """A single Redis or a Redis Cluster (`redis.asyncio`): the store works on both."""
@@ -315,6 +315,7 @@ class HandoffStore:
                 "forget_recorders",
             )
         }
+        self._stored_settings = StoredSettings()  # the desk's settings, parsed once per change
         self._scripts: dict[str, AsyncScript] = {
             name: self.redis.register_script(source) for name, source in self._sources.items()
         }
@@ -1092,13 +1093,11 @@ class HandoffStore:
 
     async def desk_settings(self, defaults: DeskSettings) -> DeskSettings:
         raw = await self.redis.hgetall(self.keys.settings)
-        return DeskSettings.from_redis({_text(k): _text(v) for k, v in raw.items()}, defaults)
+        return self._stored_settings.parsed(tuple(item for pair in raw.items() for item in pair), defaults, _text)
 
-    @staticmethod
-    def _desk_of(flat: list[Any], online: Any, defaults: DeskSettings) -> tuple[DeskSettings, int]:
+    def _desk_of(self, flat: list[Any], online: Any, defaults: DeskSettings) -> tuple[DeskSettings, int]:
         """The desk as `desk_now` (lua/customer_message_step.lua) read it."""
-        stored = {_text(name): _text(value) for name, value in zip(flat[::2], flat[1::2], strict=True)}
-        return DeskSettings.from_redis(stored, defaults), int(online)
+        return self._stored_settings.parsed(tuple(flat), defaults, _text), int(online)
 
     async def save_desk_settings(self, settings: DeskSettings) -> None:
         await self.redis.hset(self.keys.settings, mapping=settings.to_redis())  # type: ignore[arg-type]
