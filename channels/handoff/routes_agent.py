@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from dataclasses import replace
 from typing import Any
 
+from redis.exceptions import RedisError
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, json, text
@@ -29,6 +31,17 @@ from channels.handoff.validation import (
     required,
     text_field,
 )
+
+logger = logging.getLogger(__name__)
+
+
+async def count_training(runtime: HandoffRuntime, what: str) -> None:
+    """Examples added and exported never reach the live feed: counted here, by the
+    route that did it (a failure to count is logged, the request still succeeds)."""
+    try:
+        await runtime.analytics.record_training(what)
+    except (RedisError, OSError) as failure:
+        logger.warning("analytics: training %s not counted (%r)", what, failure)
 
 
 def page_arguments(request: Request) -> tuple[int, int]:
@@ -132,6 +145,8 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
         created = await runtime.store.add_training_example(example)
         stored = await runtime.store.training_example(example.id)
         flagged = next(e for e in await flagged_examples(runtime, context) if e.id == example.id) if stored else example
+        if created:  # a repeat (200) is not counted
+            await count_training(runtime, "added")
         return json({"example": flagged.to_dict(), "created": created}, status=201 if created else 200)
 
     @bp.route("/agent/training-examples", methods=["GET"])
@@ -146,7 +161,9 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
             raise BadRequest("invalid_query", f"'status' must be one of {', '.join(STATUSES)} or all.")
         found = await flagged_examples(runtime_of(request), context)
         if output == "yaml":
-            return text(to_nlu_yaml(exportable(found)), content_type="application/x-yaml; charset=utf-8")
+            exported = to_nlu_yaml(exportable(found))
+            await count_training(runtime_of(request), "exported")
+            return text(exported, content_type="application/x-yaml; charset=utf-8")
         listed = [e for e in found if wanted in ("all", e.status)]
         return json({"examples": [e.to_dict() for e in listed]})
 

@@ -16,7 +16,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
-from redis.exceptions import RedisError
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, json, raw
@@ -144,16 +143,6 @@ def top_argument(request: Request) -> int:
     return top
 
 
-def is_training_route(request: Request) -> str | None:
-    """Which training figure a request to the agent API can change, if any."""
-    path = request.path.rstrip("/")
-    if request.method == "POST" and path.endswith("/training-examples") and "/agent/conversations/" in path:
-        return "added"
-    if request.method == "GET" and path.endswith("/agent/training-examples") and request.args.get("format") == "yaml":
-        return "exported"
-    return None
-
-
 def register(bp: Blueprint, context: ChannelContext) -> None:
     config = context.config
 
@@ -169,17 +158,3 @@ def register(bp: Blueprint, context: ChannelContext) -> None:
         agent_of(request, config)
         snapshot = await analytics_of(request).snapshot(top=top_argument(request))
         return json(snapshot.to_dict(), headers={"Cache-Control": "no-store"})
-
-    # Examples added and exported never reach the live feed: counted here, after
-    # the agent routes answered (201 is a new example; 200 a repeat, not counted).
-    @bp.middleware("response")
-    async def count_training(request: Request, response: HTTPResponse | None) -> None:
-        if response is None or request.route is None:
-            return
-        what = is_training_route(request)
-        if what is None or response.status != (201 if what == "added" else 200):
-            return
-        try:
-            await analytics_of(request).record_training(what)
-        except (RedisError, OSError) as failure:
-            logger.warning("analytics: training %s not counted (%r)", what, failure)
