@@ -335,7 +335,7 @@ async def measure(
     ramp_s: float = 1.0,
     per_customer: int = 5,
     solo_blocks: int = 10,
-    paced_pairs: int = 16,
+    paced_pairs: int = 24,
     paced_window_s: float = 6.0,
     log: Callable[[str], None] = print,
 ) -> BotPathResult:
