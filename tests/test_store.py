@@ -19,7 +19,7 @@ from channels.handoff.errors import Conflict, Forbidden, NotFound, TooManyReques
 from channels.handoff.keys import KeySpace
 from channels.handoff.output import HandoffCollector
 from channels.handoff.redis_pipe import PipelinedRedis
-from channels.handoff.settings import DeskSettings
+from channels.handoff.settings import DeskSettings, StoredSettings
 from channels.handoff.store import (
     RECORDERS,
     Admission,
@@ -890,6 +890,21 @@ async def test_the_desk_read_with_each_bot_message_follows_every_change(store: H
     assert await live_desk("and again") == changed
     await store.redis.delete(store.keys.settings)
     assert await live_desk("now the defaults", DeskSettings(offline_grace_s=5)) == DeskSettings(offline_grace_s=5)
+
+
+def test_the_parsed_settings_do_not_depend_on_the_order_redis_gives_the_fields() -> None:
+    """A hash with a long value is a hash table in Redis, whose fields come in an order
+    that changes as it rehashes: the same fields in another order are the same settings."""
+    defaults = DeskSettings()
+    saved = defaults.updated({"max_chats_per_agent": 3, "no_agents_policy": "bot"}).to_redis()
+    pairs = [(name.encode(), str(value).encode()) for name, value in saved.items()]
+    memo = StoredSettings()
+    first = memo.parsed(tuple(item for pair in pairs for item in pair), defaults, _text)
+    assert first.max_chats_per_agent == 3
+    reordered = tuple(item for pair in reversed(pairs) for item in pair)
+    assert memo.parsed(reordered, defaults, _text) is first
+    changed = tuple(item for pair in pairs for item in (pair if pair[0] != b"max_chats_per_agent" else (pair[0], b"5")))
+    assert memo.parsed(changed, defaults, _text).max_chats_per_agent == 5
 
 
 async def test_customer_token_verify_and_unbind(store: HandoffStore) -> None:

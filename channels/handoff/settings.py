@@ -131,17 +131,19 @@ class StoredSettings:
     again cost ~0.1 ms a message once an admin had saved them."""
 
     def __init__(self) -> None:
-        self._last: tuple[tuple[Any, ...], DeskSettings, DeskSettings] | None = None
+        self._last: tuple[frozenset[tuple[Any, Any]], DeskSettings, DeskSettings] | None = None
 
     def parsed(self, flat: tuple[Any, ...], defaults: DeskSettings, text: Callable[[Any], str]) -> DeskSettings:
         """The settings a flat field/value list as Redis returned it holds (`text` decodes
         each item), over `defaults`."""
+        # A set of pairs: Redis gives a hash's fields in no fixed order (a hash with a long
+        # value is a hash table, whose order changes as it rehashes).
+        fields = frozenset(zip(flat[::2], flat[1::2], strict=True))
         last = self._last
-        if last is not None and last[0] == flat and (last[1] is defaults or last[1] == defaults):
+        if last is not None and last[0] == fields and (last[1] is defaults or last[1] == defaults):
             return last[2]
-        stored = {text(name): text(value) for name, value in zip(flat[::2], flat[1::2], strict=True)}
-        settings = DeskSettings.from_redis(stored, defaults)
-        self._last = (flat, defaults, settings)
+        settings = DeskSettings.from_redis({text(name): text(value) for name, value in fields}, defaults)
+        self._last = (fields, defaults, settings)
         return settings
 
 
