@@ -899,11 +899,10 @@ def test_the_parsed_settings_do_not_depend_on_the_order_redis_gives_the_fields()
     saved = defaults.updated({"max_chats_per_agent": 3, "no_agents_policy": "bot"}).to_redis()
     pairs = [(name.encode(), str(value).encode()) for name, value in saved.items()]
     memo = StoredSettings()
-    first = memo.parsed(tuple(item for pair in pairs for item in pair), defaults, _text)
+    first = memo.parsed(pairs, defaults, _text)
     assert first.max_chats_per_agent == 3
-    reordered = tuple(item for pair in reversed(pairs) for item in pair)
-    assert memo.parsed(reordered, defaults, _text) is first
-    changed = tuple(item for pair in pairs for item in (pair if pair[0] != b"max_chats_per_agent" else (pair[0], b"5")))
+    assert memo.parsed(reversed(pairs), defaults, _text) is first
+    changed = [pair if pair[0] != b"max_chats_per_agent" else (pair[0], b"5") for pair in pairs]
     assert memo.parsed(changed, defaults, _text).max_chats_per_agent == 5
 
 

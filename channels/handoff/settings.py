@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, time
 from typing import Any
@@ -133,12 +133,13 @@ class StoredSettings:
     def __init__(self) -> None:
         self._last: tuple[frozenset[tuple[Any, Any]], DeskSettings, DeskSettings] | None = None
 
-    def parsed(self, flat: tuple[Any, ...], defaults: DeskSettings, text: Callable[[Any], str]) -> DeskSettings:
-        """The settings a flat field/value list as Redis returned it holds (`text` decodes
-        each item), over `defaults`."""
-        # A set of pairs: Redis gives a hash's fields in no fixed order (a hash with a long
-        # value is a hash table, whose order changes as it rehashes).
-        fields = frozenset(zip(flat[::2], flat[1::2], strict=True))
+    def parsed(
+        self, pairs: Iterable[tuple[Any, Any]], defaults: DeskSettings, text: Callable[[Any], str]
+    ) -> DeskSettings:
+        """The settings the stored field/value pairs hold (`text` decodes each), over `defaults`."""
+        # A set: Redis gives a hash's fields in no fixed order (a hash with a long value is
+        # a hash table, whose order changes as it rehashes).
+        fields = frozenset(pairs)
         last = self._last
         if last is not None and last[0] == fields and (last[1] is defaults or last[1] == defaults):
             return last[2]

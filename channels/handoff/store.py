@@ -1093,11 +1093,11 @@ class HandoffStore:
 
     async def desk_settings(self, defaults: DeskSettings) -> DeskSettings:
         raw = await self.redis.hgetall(self.keys.settings)
-        return self._stored_settings.parsed(tuple(item for pair in raw.items() for item in pair), defaults, _text)
+        return self._stored_settings.parsed(raw.items(), defaults, _text)
 
     def _desk_of(self, flat: list[Any], online: Any, defaults: DeskSettings) -> tuple[DeskSettings, int]:
         """The desk as `desk_now` (lua/customer_message_step.lua) read it."""
-        return self._stored_settings.parsed(tuple(flat), defaults, _text), int(online)
+        return self._stored_settings.parsed(zip(flat[::2], flat[1::2], strict=True), defaults, _text), int(online)
 
     async def save_desk_settings(self, settings: DeskSettings) -> None:
         await self.redis.hset(self.keys.settings, mapping=settings.to_redis())  # type: ignore[arg-type]
