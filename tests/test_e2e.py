@@ -224,7 +224,9 @@ async def test_a_bot_message_goes_with_rasas_lock_ticket_both_ways(stack: Stack,
     """With endpoints.yml's lock store on the channel's Redis, the customer message's
     step (let in, stored, state and live settings read) and Rasa's ticket for the
     conversation's lock are one script: one round trip before Rasa's handling, not two;
-    and the bot's replies are stored in the script that gives the ticket back."""
+    the ticket, served at once, brings the tracker, which Rasa then neither loads nor
+    merges its save with by reading it again; and the bot's replies are stored in the
+    script that gives the ticket back."""
     sender = "e2e-one-round-trip"
     step_sha = script_sha(_load_script("customer_message_ticket"))
     release_sha = script_sha(_load_script("bot_messages_release"))
@@ -251,5 +253,7 @@ async def test_a_bot_message_goes_with_rasas_lock_ticket_both_ways(stack: Stack,
     mine = [c[1] for c in calls if c[0].upper() == "EVALSHA" and sender in " ".join(c)]
     assert mine.count(step_sha) == 1 and mine.count(release_sha) == 1, calls
     assert not plain_shas & set(mine), calls
+    tracker_reads = [c for c in calls if c[0].upper() == "GET" and c[1].startswith("tracker") and sender in c[1]]
+    assert len(tracker_reads) == 1, calls  # in the step's script (Rasa alone would read it twice)
     status, found = await first.request("GET", "/customer/messages", token=answer["customer_token"])
     assert status == 200 and [m["id"] for m in found["messages"]] == [m["id"] for m in answer["messages"]]

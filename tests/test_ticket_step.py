@@ -4,7 +4,9 @@ for the bot is stored and gets its ticket; one a human has, or one refused, gets
 (and the refused one changes nothing); the step is used once, for its conversation
 only; a Redis that cannot be reached is the lock store's LockError. The bot's replies
 are stored in the script that gives the ticket back, or at once when Rasa waits for
-the action server, or after Rasa when that script failed."""
+the action server, or after Rasa when that script failed. A ticket served at once brings
+the conversation's tracker, which Rasa's tracker store then loads and saves without
+reading it from Redis, while the ticket holds the lock."""
 
 from __future__ import annotations
 
@@ -15,6 +17,11 @@ from typing import Any
 
 import pytest
 from rasa.core.lock_store import LockError
+from rasa.core.tracker_store import AwaitableTrackerStore, RedisTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from redis import Redis as SyncRedis
 from redis.exceptions import RedisError
 from sanic.response import HTTPResponse
 
@@ -25,7 +32,17 @@ from channels.handoff.output import HandoffCollector
 from channels.handoff.redis_pipe import PipelinedRedis
 from channels.handoff.settings import DeskSettings
 from channels.handoff.store import Admission, HandoffStore, IncomingResult, Quota
-from channels.handoff.ticket_step import NotForRasa, ReplyRelease, TicketStep, rasa_waits, returning, take, waiting
+from channels.handoff.ticket_step import (
+    HOLD_MARGIN_S,
+    NotForRasa,
+    ReplyRelease,
+    TicketStep,
+    rasa_waits,
+    returning,
+    take,
+    waiting,
+)
+from channels.handoff.tracker_store import MergingRedisTrackerStore, sharing_key_prefix
 from tests.redis_server import RedisServer, free_port
 
 DESK = DeskSettings()
@@ -270,3 +287,99 @@ async def test_replies_whose_ticket_return_failed_are_stored_after_rasa(
     assert await bot_texts(store, "ts-failed") == []
     [stored] = await collector.stored_ids()
     assert [(m.id, m.text) for m in await store.transcript("ts-failed") if m.author == "bot"] == [(stored, "Hi!")]
+
+
+def tracker_store(port: int, db: int = 0) -> MergingRedisTrackerStore:
+    return MergingRedisTrackerStore(Domain.load("domain.yml"), port=port, db=db, key_prefix="handoff")
+
+
+def gets(port: int) -> int:
+    """How many GETs this Redis has run (scripts' own included)."""
+    stats = SyncRedis(port=port).info("commandstats")
+    return int(stats.get("cmdstat_get", {}).get("calls", 0))
+
+
+def said(text: str) -> list[Event]:
+    return [UserUttered(text, {"name": "greet", "confidence": 1.0}), ActionExecuted("action_listen")]
+
+
+async def saved_conversation(trackers: MergingRedisTrackerStore, sender: str, texts: list[str]) -> None:
+    events = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
+    for text in texts:
+        events += said(text)
+    await trackers.save(DialogueStateTracker.from_events(sender, events))
+
+
+def texts_of(tracker: DialogueStateTracker | None) -> list[str | None]:
+    assert tracker is not None
+    return [e.text for e in tracker.events if isinstance(e, UserUttered)]
+
+
+async def test_a_ticket_served_at_once_brings_the_tracker_which_rasa_then_loads_and_saves_without_reading_it(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    lock, trackers, received = lock_store(redis_server.port), tracker_store(redis_server.port), new_results()
+    lock.reads_trackers_at(trackers.key_prefix)
+    await saved_conversation(trackers, "ts-tracker", ["first"])
+    step = step_of(store, "ts-tracker", "second", None, received)
+    with waiting(step):
+        assert lock.issue_ticket("ts-tracker", 60) == 0
+        before = gets(redis_server.port)
+        tracker = await trackers.retrieve("ts-tracker")
+        assert texts_of(tracker) == ["first"]
+        assert tracker is not None
+        tracker.update_with_events(said("second"), None)
+        await trackers.save(tracker)
+        again = await trackers.retrieve("ts-tracker")  # as saved, still under the ticket
+        assert gets(redis_server.port) == before  # neither the loads nor the save read Redis
+        assert texts_of(again) == ["first", "second"]
+    lock.finish_serving("ts-tracker", 0)
+    assert texts_of(await trackers.retrieve("ts-tracker")) == ["first", "second"]  # what Redis holds
+    # A new conversation: no tracker stored, none read.
+    step = step_of(store, "ts-new", "hello", None, received)
+    with waiting(step):
+        assert lock.issue_ticket("ts-new", 60) == 0
+        before = gets(redis_server.port)
+        assert await trackers.retrieve("ts-new") is None and gets(redis_server.port) == before
+
+
+async def test_a_ticket_behind_another_or_near_its_expiry_leaves_the_tracker_to_redis(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    lock, trackers, received = lock_store(redis_server.port), tracker_store(redis_server.port), new_results()
+    lock.reads_trackers_at(trackers.key_prefix)
+    await saved_conversation(trackers, "ts-behind", ["first"])
+    assert lock.issue_ticket("ts-behind", 60) == 0  # another holds the lock: it may still change the tracker
+    step = step_of(store, "ts-behind", "second", None, received)
+    with waiting(step):
+        assert lock.issue_ticket("ts-behind", 60) == 1
+        assert step.tracker is None
+        await saved_conversation(trackers, "ts-behind", ["first", "by the holder"])
+        before = gets(redis_server.port)
+        assert texts_of(await trackers.retrieve("ts-behind")) == ["first", "by the holder"]
+        assert gets(redis_server.port) == before + 1
+    await saved_conversation(trackers, "ts-late", ["first"])
+    step = step_of(store, "ts-late", "second", None, received)
+    with waiting(step):
+        assert lock.issue_ticket("ts-late", HOLD_MARGIN_S / 2) == 0  # Rasa would outlive the ticket
+        assert step.tracker is not None
+        before = gets(redis_server.port)
+        assert texts_of(await trackers.retrieve("ts-late")) == ["first"]
+        assert gets(redis_server.port) == before + 1
+
+
+async def test_the_tracker_is_read_with_the_ticket_only_from_this_module_s_store_on_the_same_database(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    class Agent:
+        def __init__(self, tracker_store: Any) -> None:
+            self.tracker_store = tracker_store
+
+    same = tracker_store(redis_server.port)
+    assert sharing_key_prefix(Agent(same), await store.place_marker()) == same.key_prefix
+    assert sharing_key_prefix(Agent(AwaitableTrackerStore(same)), await store.place_marker()) == same.key_prefix
+    other_db = tracker_store(redis_server.port, db=1)
+    assert sharing_key_prefix(Agent(other_db), await store.place_marker()) is None
+    rasa_own = RedisTrackerStore(Domain.load("domain.yml"), port=redis_server.port)
+    assert sharing_key_prefix(Agent(rasa_own), await store.place_marker()) is None
+    assert sharing_key_prefix(None, await store.place_marker()) is None

@@ -30,6 +30,7 @@ from channels.handoff.output import TranscriptOutputChannel
 from channels.handoff.recorder import Recorder
 from channels.handoff.runtime import HandoffRuntime
 from channels.handoff.service import HandoffService, OnNewMessage
+from channels.handoff.tracker_store import sharing_key_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -86,12 +87,17 @@ class HandoffInput(InputChannel):
             if not self.config.redis_cluster:  # a customer's step and Rasa's ticket in one round trip
                 runtime = app.ctx.handoff
                 agent = getattr(app.ctx, "agent", None)
-                runtime.ticket_lock_store = await sharing_redis(agent, runtime.store.place_marker)
+                lock_store = runtime.ticket_lock_store = await sharing_redis(agent, runtime.store.place_marker)
+                tracker_prefix = None
+                if lock_store is not None:  # the tracker, too, read with a ticket served at once
+                    tracker_prefix = sharing_key_prefix(agent, await runtime.store.place_marker())
+                    lock_store.reads_trackers_at(tracker_prefix)
                 logger.info(
-                    "customer messages' Redis step: %s",
+                    "customer messages' Redis step: %s%s",
                     "with Rasa's lock ticket, one round trip"
-                    if runtime.ticket_lock_store is not None
+                    if lock_store is not None
                     else "a round trip of its own (Rasa's lock store is not AtomicRedisLockStore on this Redis)",
+                    "" if tracker_prefix is None else ", and the tracker's load",
                 )
 
         @bp.listener("after_server_stop")

@@ -13,6 +13,8 @@ without reading the lock back: one round trip per message fewer than Rasa's.
 When the handoff channel has a customer message's own Redis step waiting for the
 ticket (channels/handoff/ticket_step.py), the ticket is taken in that step's script:
 one round trip for both; and given back in the script that stores the bot's replies.
+When the tracker store shares the Redis too (`reads_trackers_at`), a ticket served at
+once brings the conversation's tracker with it (ticket_step.py).
 
 Use it in endpoints.yml: `lock_store: type: channels.handoff.lock_store.AtomicRedisLockStore`
 with the same settings as `type: redis`.
@@ -51,6 +53,12 @@ class AtomicRedisLockStore(RedisLockStore):
         self._finish = self.red.register_script(_script("finish_serving"))
         self._expire = self.red.register_script(_script("remove_expired"))
         self._alone: dict[str, float] = {}  # conversation -> expiry of its ticket 0, until served
+        self._tracker_prefix: str | None = None  # where the trackers are, when read with tickets
+
+    def reads_trackers_at(self, key_prefix: str | None) -> None:
+        """A customer message's step (ticket_step.py) reads the conversation's tracker at
+        `key_prefix` + its id with a ticket served at once (None: it does not)."""
+        self._tracker_prefix = key_prefix
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         now = time.time()
@@ -58,7 +66,8 @@ class AtomicRedisLockStore(RedisLockStore):
         step = ticket_step.take(conversation_id)
         try:
             if step is not None:
-                number = step.issue(self.red, self.key_prefix + conversation_id, args)
+                tracker_key = None if self._tracker_prefix is None else self._tracker_prefix + conversation_id
+                number = step.issue(self.red, self.key_prefix + conversation_id, args, tracker_key, now + lock_lifetime)
             else:
                 number = int(self._issue(keys=[self.key_prefix + conversation_id], args=args))
         except Exception as failure:  # as Rasa's own: the caller handles LockError

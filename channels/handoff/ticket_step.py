@@ -8,6 +8,12 @@ the channel hands the message to Rasa with its step waiting here (`waiting`), an
 lock store runs the step and the ticket as one Lua script
 (lua/customer_message_ticket.lua) when Rasa asks for the ticket: one round trip instead
 of two, and the step still comes first, in Redis and before Rasa reads the tracker.
+A ticket served at once (no other held) makes the conversation's tracker Rasa's alone
+until the ticket goes back: nobody else changes it meanwhile (they would need the lock).
+When Rasa's tracker store is `tracker_store.MergingRedisTrackerStore` on the same Redis,
+the script reads the tracker too, and from then on the tracker store knows what is stored
+(`locked_tracker`: as read, then as it saved it): Rasa's load and its save (which merges
+with what is stored) each skip a round trip to read it.
 
 When Rasa gives the ticket back, after its handling, the bot's replies to the message
 (held by the channel meanwhile, see `ReplyRelease`) are stored in the same script
@@ -24,6 +30,7 @@ anything, and the channel goes on as it would have after its own step.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -58,6 +65,20 @@ class ReplyRelease:
     done: bool = False  # the ticket was given back (the replies with it)
 
 
+HOLD_MARGIN_S = 5.0  # a ticket this close to its expiry is no longer trusted to hold the lock
+
+
+@dataclass
+class LockedTracker:
+    """A conversation's tracker as stored while this step's ticket, served at once, holds
+    its lock: as read with the ticket, then as the tracker store saved it."""
+
+    key: str
+    stored: bytes | str | None  # None: no tracker stored
+    holds_until: float  # the ticket's expiry (time.time())
+    known: bool = True  # False while a save's outcome is not known (it failed half-way)
+
+
 @dataclass
 class TicketStep:
     """One customer message's step, waiting for Rasa's call for its ticket."""
@@ -71,16 +92,29 @@ class TicketStep:
     taken: bool = False  # Rasa asked for the ticket
     answered: bool = False  # Redis ran the script
     ticket: int | None = None  # the ticket taken
+    tracker: LockedTracker | None = None  # the tracker read with a ticket served at once
 
-    def issue(self, redis: SyncScripts, lock_key: str, ticket_args: list[str]) -> int:
-        """Runs the step and the ticket in one script; the ticket's number, or raises."""
+    def issue(
+        self,
+        redis: SyncScripts,
+        lock_key: str,
+        ticket_args: list[str],
+        tracker_key: str | None = None,
+        holds_until: float = 0.0,
+    ) -> int:
+        """Runs the step and the ticket in one script (and reads the tracker at `tracker_key`
+        when the ticket, which expires at `holds_until`, is served at once); the ticket's
+        number, or raises."""
         self.taken = True
-        ticket, answer = run_script(redis, self.source, [*self.keys, lock_key], [*self.args, *ticket_args])
+        keys = [*self.keys, lock_key] if tracker_key is None else [*self.keys, lock_key, tracker_key]
+        ticket, answer, read, tracker = run_script(redis, self.source, keys, [*self.args, *ticket_args])
         self.answered = True
         self.took(answer)
         if int(ticket) < 0:
             raise NotForRasa(self.conversation_id)
         self.ticket = int(ticket)
+        if tracker_key is not None and read in (b"1", "1"):
+            self.tracker = LockedTracker(tracker_key, tracker, holds_until)
         return self.ticket
 
     def give_back(self, redis: SyncScripts, lock_key: str) -> None:
@@ -122,6 +156,18 @@ def returning(conversation_id: str, ticket: int) -> TicketStep | None:
     if step is None or step.replies is None or step.replies.done:
         return None
     return step if step.conversation_id == conversation_id and step.ticket == ticket else None
+
+
+def locked_tracker(key: str) -> LockedTracker | None:
+    """The tracker at `key` as stored now, when the step here holds its conversation's lock
+    with a ticket served at once and read it with the ticket (None: read it from Redis)."""
+    step = _waiting.get()
+    locked = None if step is None else step.tracker
+    if locked is None or locked.key != key or not locked.known:
+        return None
+    if time.time() >= locked.holds_until - HOLD_MARGIN_S:  # Rasa took this long: read it again
+        return None
+    return locked
 
 
 def rasa_waits() -> None:

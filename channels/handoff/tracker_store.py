@@ -19,6 +19,11 @@ and saves by finding where the tracker's events sit in the stored ones (as plain
 JSON, no event objects) and keeping the stored events before them. Anything else
 (another process saved meanwhile) goes to Rasa's merge, as before.
 
+When the handoff channel's step took the conversation's lock ticket and read the tracker
+in the same Redis round trip (channels/handoff/ticket_step.py), the store knows what is
+stored while that ticket holds the lock: loads and saves take it from there instead of
+reading the tracker again.
+
 Use it in endpoints.yml: `tracker_store: type: channels.handoff.tracker_store.MergingRedisTrackerStore`
 with the same settings as `type: redis`.
 """
@@ -36,6 +41,9 @@ from rasa.shared.core.conversation import Dialogue
 from rasa.shared.core.events import ActionExecuted, Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
+from redis.exceptions import RedisError
+
+from channels.handoff import ticket_step
 
 Item = TypeVar("Item")
 EventDict = dict[str, Any]
@@ -105,7 +113,9 @@ class MergingRedisTrackerStore(RedisTrackerStore):
     comparing every event with every other one."""
 
     async def _retrieve(self, sender_id: str, fetch_all_sessions: bool) -> DialogueStateTracker | None:
-        stored = self.red.get(self.key_prefix + sender_id)
+        key = self.key_prefix + sender_id
+        locked = ticket_step.locked_tracker(key)
+        stored = self.red.get(key) if locked is None else locked.stored
         if stored is None:
             return None
         events = events_from_dicts(json.loads(stored).get("events", []))
@@ -118,7 +128,8 @@ class MergingRedisTrackerStore(RedisTrackerStore):
         if not timeout and self.record_exp:
             timeout = self.record_exp
         key = self.key_prefix + tracker.sender_id
-        stored = self.red.get(key)
+        locked = ticket_step.locked_tracker(key)
+        stored = self.red.get(key) if locked is None else locked.stored
         events = [event.as_dict() for event in tracker.events]
         if stored is not None:
             earlier = stored_before(json.loads(stored).get("events", []), events, same_dict)
@@ -127,7 +138,13 @@ class MergingRedisTrackerStore(RedisTrackerStore):
                 events = [event.as_dict() for event in merged.events]
             else:
                 events = earlier + events
-        self.red.set(key, json.dumps({"events": events, "name": tracker.sender_id}), ex=timeout)
+        serialised = json.dumps({"events": events, "name": tracker.sender_id})
+        if locked is None:
+            self.red.set(key, serialised, ex=timeout)
+            return
+        locked.known = False  # until Redis says it stored it
+        self.red.set(key, serialised, ex=timeout)
+        locked.stored, locked.known = serialised, True
 
     @staticmethod
     def _merge_trackers(prior_tracker: DialogueStateTracker, tracker: DialogueStateTracker) -> DialogueStateTracker:
@@ -139,3 +156,17 @@ class MergingRedisTrackerStore(RedisTrackerStore):
         merged = tracker.init_copy()
         merged.update_with_events([*earlier, *tracker.events], override_timestamp=False, domain=None)
         return merged
+
+
+def sharing_key_prefix(agent: Any, marker: str) -> str | None:
+    """The key prefix of `agent`'s tracker store if it is this module's store and reaches
+    the Redis (and database) where `marker` is: customer messages' steps may then read
+    trackers with their lock tickets (ticket_step.py). Otherwise None."""
+    store = getattr(agent, "tracker_store", None)
+    store = getattr(store, "_tracker_store", store)  # Rasa wraps it in AwaitableTrackerStore
+    if not isinstance(store, MergingRedisTrackerStore):
+        return None
+    try:
+        return store.key_prefix if store.red.exists(marker) else None
+    except (RedisError, OSError):
+        return None
