@@ -327,10 +327,12 @@ def queueing_reason(rest: Stages, handoff: Stages, extra: float, paced_rest: Cha
         " customer's token, the message's place in line, its Redis step made ready). The step itself (the"
         " customer's admission, the message stored, the conversation's state and the live settings read) runs"
         " in Rasa's first Redis round trip, the one that takes Rasa's ticket for the conversation's lock, so it"
-        f" is inside Rasa's handling: {ms(rest.rasa_ms)} (REST) and {ms(handoff.rasa_ms)} (handoff) at the"
-        f" median. {total_added(extra, share)};"
+        " is inside Rasa's handling, and that round trip brings the tracker too, which Rasa's load and its"
+        " save then do not read again (two round trips fewer than through REST):"
+        f" {ms(rest.rasa_ms)} (REST) and {ms(handoff.rasa_ms)} (handoff) at the median."
+        f" {total_added(extra, share)};"
         f" at {PACED_SHARE:.0%} load every message ahead in line adds its share to the wait, so the p50 ratio"
-        " grows by several times that"
+        f" {'grows' if extra >= 0 else 'shrinks'} by several times that"
     )
     if paced_rest is not None and paced_rest.throughput > 0:
         busy = paced_rest.throughput * rest.rasa_ms / 1000  # the share of the time Rasa was at work (REST)
@@ -476,7 +478,9 @@ def cost_paragraph(bot: BotPathResult, cpu_ratio: float) -> str:
             " script that lets the message in, stores it and reads the live settings stamped on it, run with"
             " Rasa's ticket for the conversation's lock, one that stores the bot's replies and gives the ticket"
             " back, the HTTP answer,"
-            " and the feed reader and analytics counter of the process following the feed). "
+            " and the feed reader and analytics counter of the process following the feed), less the two reads"
+            " of the tracker Rasa's tracker store makes through REST and not here (the first script brings the"
+            " tracker with the ticket). "
         )
         if cpu_ratio < solo_ratio - 0.005:
             text += (
@@ -1243,6 +1247,24 @@ tests/test_analytics.py` pass):
   channels taking turns, 400 and 200 messages each): p50 +0.65 ms and +0.00 ms through the handoff
   channel, Rasa's handling +0.48 and -0.13 ms: a difference that size is below what such a run
   resolves.
+- **The tracker with the ticket** (`ticket_step.py`, `lock_store.py`, `tracker_store.py`,
+  `lua/customer_message_ticket.lua`): Rasa's tracker store reads a conversation's tracker from
+  Redis twice a message, to load it and again when it saves (to merge with what is stored), each a
+  blocking round trip (timed inside the Rasa server here: ~0.2 ms for the load, ~0.35 ms for the
+  save's read, which comes after Rasa's inference has left Redis idle). The handoff channel's step
+  already takes Rasa's ticket in one script; a ticket served at once (no other held) means nobody
+  else may change the tracker until it goes back, so that script now reads the tracker too, and
+  the tracker store uses it for the load and, once it has saved, what it wrote for a later load or
+  save under the same ticket. A ticket behind another, or within 5 s of its expiry, leaves the
+  tracker to Redis as before (`tests/test_ticket_step.py`; `tests/test_e2e.py`: one read of the
+  tracker per message, in the script). A scratch A/B, one customer alone, the channels taking turns
+  session by session (500 messages each): before, the handoff channel's messages cost the main
+  thread +0.44 ms ± 0.19 of CPU and Rasa's handling +0.59 ms; after, -0.09 ms ± 0.18 and -0.14 ms,
+  with no GET of the tracker through the handoff channel against 2.2 a message through REST.
+  `make bench` at 0b44180 (the figures above; this machine ran ~1.7 times slower that day: one
+  customer alone 32.4 ms against 18.7 ms before): p50 ratio at 70% load 0.962 (95% interval
+  0.873-1.099); a second run of the bot phase (`--only bot`) right after gave 1.081 (1.006-1.183),
+  throughput 0.974 (0.900-1.051).
 - **What target 1's p50 comes to**: two `make bench` runs of the same code on the same day (c37d43a,
   and c6d0ec7, where only the settings' comparison changed, to one free of the fields' order) gave p50 ratios
   at 70% load of 1.007 (95% interval 0.886-1.158) and 1.110 (1.024-1.213). The channel costs ~0.2-0.25
@@ -1252,7 +1274,9 @@ tests/test_analytics.py` pass):
   under ~0.15 ms a message. What is left is spread thin, over a dozen pieces of ~5-30 µs each; the largest are the
   scripts' Redis time Rasa's blocking lock store waits for, and the request's checks and the step's
   arguments before Rasa (0.27-0.29 ms from reading the request to Rasa when it is idle, against
-  REST's 0.13 ms)."""
+  REST's 0.13 ms). Since then the step's script also brings the tracker (above), which takes two
+  of Rasa's blocking round trips off each message: two runs at 0b44180 gave 0.962 and 1.081, so the
+  ratio now sits around the target, within the same ±8% of noise per run."""
 
 
 METHOD = """## How it is measured
