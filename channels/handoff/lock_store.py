@@ -81,10 +81,7 @@ class AtomicRedisLockStore(RedisLockStore):
     def holds(self, key: str) -> bool:
         """Whether this store's Redis (and database) has `key`: the handoff channel's
         check that it shares the Redis before it hands its steps to the tickets."""
-        try:
-            return bool(self.red.exists(key))
-        except (RedisError, OSError):
-            return False
+        return reaches(self.red, key)
 
     def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
         self._finish(keys=[self.key_prefix + conversation_id], args=[ticket_number])
@@ -116,6 +113,15 @@ class AtomicRedisLockStore(RedisLockStore):
                 return lock
             await asyncio.sleep(wait_time_in_seconds)
             self.update_lock(conversation_id)
+
+
+def reaches(red: Any, key: str) -> bool:
+    """Whether the synchronous client `red` finds `key` (False when Redis is out of reach):
+    a Rasa store's check that it shares the handoff channel's Redis and database."""
+    try:
+        return bool(red.exists(key))
+    except (RedisError, OSError):
+        return False
 
 
 async def sharing_redis(agent: Any, place_marker: Callable[[], Awaitable[str]]) -> AtomicRedisLockStore | None:

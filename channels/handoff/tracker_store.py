@@ -41,9 +41,9 @@ from rasa.shared.core.conversation import Dialogue
 from rasa.shared.core.events import ActionExecuted, Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
-from redis.exceptions import RedisError
 
 from channels.handoff import ticket_step
+from channels.handoff.lock_store import reaches
 
 Item = TypeVar("Item")
 EventDict = dict[str, Any]
@@ -166,7 +166,4 @@ def sharing_key_prefix(agent: Any, marker: str) -> str | None:
     store = getattr(store, "_tracker_store", store)  # Rasa wraps it in AwaitableTrackerStore
     if not isinstance(store, MergingRedisTrackerStore):
         return None
-    try:
-        return store.key_prefix if store.red.exists(marker) else None
-    except (RedisError, OSError):
-        return None
+    return store.key_prefix if reaches(store.red, marker) else None
