@@ -400,3 +400,19 @@ def test_office_hours_follow_their_time_zone_and_weekly_spans() -> None:
     # Tuesday 10:00 in New York: no span on Tuesdays.
     assert not hours.is_open(datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc))
     assert not hours.is_open(datetime(2026, 12, 28, 15, 0, tzinfo=timezone.utc))  # a Monday, but a holiday
+
+
+def test_office_hours_answer_each_minute_as_computed_afresh() -> None:
+    """The answer kept for a minute is the same as a new schedule's for every second of it,
+    and the next minute is computed again (a schedule may open on it)."""
+    schedule = {"timezone": "Asia/Kolkata", "weekly": {"mon": [["09:30", "17:00"]]}, "holidays": []}
+    hours = OfficeHours.parse(schedule)
+    # Monday 2026-11-23 03:59-04:01 UTC: 09:29-09:31 in Kolkata (UTC+5:30), opening at 09:30.
+    start = datetime(2026, 11, 23, 3, 59, 0, tzinfo=timezone.utc)
+    answers = []
+    for second in range(0, 120, 7):
+        moment = start + timedelta(seconds=second)
+        answers.append(hours.is_open(moment))
+        assert answers[-1] == OfficeHours.parse(schedule).is_open(moment), moment
+    assert answers[0] is False and answers[-1] is True
+    assert hours == OfficeHours.parse(schedule)  # what it remembers is no part of the schedule

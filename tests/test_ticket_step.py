@@ -343,6 +343,54 @@ async def test_a_ticket_served_at_once_brings_the_tracker_which_rasa_then_loads_
         assert await trackers.retrieve("ts-new") is None and gets(redis_server.port) == before
 
 
+async def test_under_the_ticket_the_tracker_is_decoded_once_and_saved_as_without_it(
+    redis_server: RedisServer, store: HandoffStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The load and the save share one decoding of the tracker read with the ticket (and a
+    load after the save uses what was saved), and what they save is what the same store
+    saves when it reads Redis itself."""
+    lock, trackers, received = lock_store(redis_server.port), tracker_store(redis_server.port), new_results()
+    lock.reads_trackers_at(trackers.key_prefix)
+    opening = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"), *said("a")]
+    second, third = said("b"), said("c")
+    for sender in ("ts-plain", "ts-once"):
+        await trackers.save(DialogueStateTracker.from_events(sender, opening))
+    plain = await trackers.retrieve("ts-plain")
+    assert plain is not None
+    plain.update_with_events(second, None, override_timestamp=False)
+    await trackers.save(plain)
+    plain.update_with_events(third, None, override_timestamp=False)
+    await trackers.save(plain)
+
+    decoded: list[str] = []
+    real_loads = json.loads
+
+    def counting_loads(text: Any, *args: Any, **kwargs: Any) -> Any:
+        value = real_loads(text, *args, **kwargs)
+        if isinstance(value, dict) and "events" in value:
+            decoded.append(value.get("name", "?"))
+        return value
+
+    monkeypatch.setattr(json, "loads", counting_loads)
+    step = step_of(store, "ts-once", "b", None, received)
+    with waiting(step):
+        assert lock.issue_ticket("ts-once", 60) == 0
+        tracker = await trackers.retrieve("ts-once")
+        assert tracker is not None
+        tracker.update_with_events(second, None, override_timestamp=False)
+        await trackers.save(tracker)
+        again = await trackers.retrieve("ts-once")  # as after an action: what was saved
+        assert again is not None
+        again.update_with_events(third, None, override_timestamp=False)
+        await trackers.save(again)
+    assert decoded == ["ts-once"]
+    lock.finish_serving("ts-once", 0)
+    monkeypatch.undo()
+    stored = SyncRedis(port=redis_server.port)
+    events_of = [json.loads(stored.get(trackers.key_prefix + s) or b"{}")["events"] for s in ("ts-plain", "ts-once")]
+    assert events_of[0] == events_of[1] and len(events_of[0]) == len(opening) + 4
+
+
 async def test_a_ticket_behind_another_or_near_its_expiry_leaves_the_tracker_to_redis(
     redis_server: RedisServer, store: HandoffStore
 ) -> None:

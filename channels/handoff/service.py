@@ -76,11 +76,14 @@ class LiveSettings:
         for the first message of a session), and loads and saves the tracker for every
         message: a stamp of every field made the bot path's trackers 16% larger."""
         stamp: dict[str, Any] = {"agents_online": self.agents_online}
-        for setting in dataclasses.fields(self):
-            value = getattr(self, setting.name)
-            if value != setting.default:
-                stamp[setting.name] = value
+        for name, default in _LIVE_DEFAULTS:
+            value = getattr(self, name)
+            if value != default:
+                stamp[name] = value
         return stamp
+
+
+_LIVE_DEFAULTS = tuple((setting.name, setting.default) for setting in dataclasses.fields(LiveSettings))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ class OfficeHours:
     timezone: str = "UTC"
     weekly: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     holidays: tuple[str, ...] = ()
+    # The last minute asked about and its answer: every bot message asks, and the answer
+    # can only change on a minute (spans are "HH:MM", zones' offsets whole minutes).
+    _last_minute: list[tuple[int, bool]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def parse(cls, value: Any) -> OfficeHours:
@@ -58,6 +61,15 @@ class OfficeHours:
         return cls(str(zone), weekly, tuple(holidays))
 
     def is_open(self, moment: datetime) -> bool:
+        minute = int(moment.timestamp() // 60)
+        last = self._last_minute
+        if last and last[0][0] == minute:
+            return last[0][1]
+        answer = self._open_at(moment)
+        last[:] = [(minute, answer)]
+        return answer
+
+    def _open_at(self, moment: datetime) -> bool:
         local = moment.astimezone(ZoneInfo(self.timezone))
         if local.date().isoformat() in self.holidays:
             return False

@@ -30,6 +30,7 @@ anything, and the channel goes on as it would have after its own step.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,6 +78,13 @@ class LockedTracker:
     stored: bytes | str | None  # None: no tracker stored
     holds_until: float  # the ticket's expiry (time.time())
     known: bool = True  # False while a save's outcome is not known (it failed half-way)
+    events: list[dict[str, Any]] | None = None  # the stored events, once decoded (None: not yet)
+
+    def stored_events(self) -> list[dict[str, Any]]:
+        """The stored tracker's events as dicts, decoded once for the load and the save."""
+        if self.events is None:
+            self.events = json.loads(self.stored).get("events", []) if self.stored is not None else []
+        return self.events
 
 
 @dataclass

@@ -118,7 +118,7 @@ class MergingRedisTrackerStore(RedisTrackerStore):
         stored = self.red.get(key) if locked is None else locked.stored
         if stored is None:
             return None
-        events = events_from_dicts(json.loads(stored).get("events", []))
+        events = events_from_dicts(json.loads(stored).get("events", []) if locked is None else locked.stored_events())
         tracker = self.init_tracker(sender_id)
         tracker.recreate_from_dialogue(Dialogue(sender_id, events if fetch_all_sessions else latest_session(events)))
         return tracker
@@ -132,7 +132,8 @@ class MergingRedisTrackerStore(RedisTrackerStore):
         stored = self.red.get(key) if locked is None else locked.stored
         events = [event.as_dict() for event in tracker.events]
         if stored is not None:
-            earlier = stored_before(json.loads(stored).get("events", []), events, same_dict)
+            stored_events = json.loads(stored).get("events", []) if locked is None else locked.stored_events()
+            earlier = stored_before(stored_events, events, same_dict)
             if earlier is None:  # not a continuation of what is stored: Rasa's merge
                 merged = self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
                 events = [event.as_dict() for event in merged.events]
@@ -144,7 +145,7 @@ class MergingRedisTrackerStore(RedisTrackerStore):
             return
         locked.known = False  # until Redis says it stored it
         self.red.set(key, serialised, ex=timeout)
-        locked.stored, locked.known = serialised, True
+        locked.stored, locked.events, locked.known = serialised, events, True
 
     @staticmethod
     def _merge_trackers(prior_tracker: DialogueStateTracker, tracker: DialogueStateTracker) -> DialogueStateTracker:
