@@ -29,6 +29,8 @@ from bench.stageclock import Stages, stages
 from bench.stats import Summary, median, paired_ratio_interval
 from bench.system import BenchStack
 from bench.wakeup import PAUSE_S, RoundTrips, round_trips
+from channels.handoff.feed import stream_position
+from channels.handoff.keys import KeySpace
 from tests.api_client import ApiClient
 from tests.channel_server import agent_token
 
@@ -86,6 +88,7 @@ class ChannelRun:
     commands: Counter[str] = field(default_factory=Counter)
     completed: int = 0  # every answer of the rounds, ramp and drain included (as CPU and commands are metered)
     round_ends: list[int] = field(default_factory=list)  # where each round's latencies end (paced rounds)
+    settled: list[float] = field(default_factory=list)  # after each round: the wait for its events to be counted
 
     def commands_per_message(self, names: tuple[str, ...] | None = None) -> float:
         total = sum(n for c, n in self.commands.items() if names is None or c in names)
@@ -225,6 +228,24 @@ async def run_window(
     return counted, completed
 
 
+FEED_KEYS = KeySpace()  # the bench's handoff channel keeps the default key space
+
+
+async def counted_up(redis: Redis, keys: KeySpace = FEED_KEYS, timeout_s: float = 5.0) -> float:
+    """Waits until the analytics (channels/handoff/analytics.py) have counted every event
+    on the feed; returns how long it took. A round of the handoff channel leaves up to a
+    second of events to count after its last answer (the counter gathers them), work of
+    that round: waited for, it does not fall into the next round, whichever channel's."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < timeout_s:
+        last = await redis.xrevrange(keys.events, count=1)
+        cursor = await redis.get(keys.stats_cursor)
+        if not last or (cursor and stream_position(cursor.decode()) >= stream_position(last[0][0].decode())):
+            break
+        await asyncio.sleep(0.02)
+    return time.perf_counter() - began
+
+
 @asynccontextmanager
 async def desk_set_up(client: ApiClient) -> AsyncIterator[None]:
     """The desk's settings saved through the API as an admin would (`DESK_SETTINGS`);
@@ -335,7 +356,7 @@ async def measure(
     ramp_s: float = 1.0,
     per_customer: int = 5,
     solo_blocks: int = 10,
-    paced_pairs: int = 24,
+    paced_pairs: int = 40,
     paced_window_s: float = 6.0,
     log: Callable[[str], None] = print,
 ) -> BotPathResult:
@@ -371,6 +392,7 @@ async def measure(
                 counted, completed = await run_window(
                     send, f"r{pair}-{name}", customers, per_customer, ramp_s, window_s, run
                 )
+                run.settled.append(await counted_up(redis))
                 for process, used in meter.stop().items():
                     run.cpu[process] += used
                 run.commands.update(await commands.stop())
@@ -405,6 +427,7 @@ async def measure(
                 )
                 run.rounds.append((counted, paced_window_s))
                 run.end_round()
+                run.settled.append(await counted_up(redis))
                 run.completed += completed
         paced_stages = stages(stack.stage_records())
         # The bot's own reply with nobody else talking: one customer at a time, sessions of

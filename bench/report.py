@@ -175,6 +175,7 @@ def bot_section(
         f" {bot.ramp_s:.0f} s of ramp-up it counts the answers of the next {bot.window_s:.0f} s and the latency of"
         " the messages sent in them. Rounds alternate REST, handoff, handoff, REST, ..."
         f" ({len(bot.pair_ratios)} pairs at saturation, after a warm-up of both)."
+        + settle_sentence(bot)
         + (
             " The desk's settings were saved through the API first, as an admin would have them (office hours,"
             " policies, capacity: `DESK_SETTINGS` in bench/botpath.py): the handoff channel reads them in every bot"
@@ -413,6 +414,19 @@ def by_place_table(rest: ChannelRun, handoff: ChannelRun, places: list[int]) -> 
     ratios = (f"{h / r:.3f}" for h, r in zip(p50[handoff.name], p50[rest.name], strict=True))
     rows.append(["handoff / REST", *ratios])
     return table(["channel", *(f"message {place + 1}" for place in places)], rows)
+
+
+def settle_sentence(bot: BotPathResult) -> str:
+    """How the rounds were kept apart: each ends once the analytics counted its feed events."""
+    runs = (bot.handoff, getattr(bot, "paced_handoff", None))
+    waits = [w for run in runs if run is not None for w in getattr(run, "settled", [])]
+    if not waits:
+        return ""
+    return (
+        " Each round ends once the analytics have counted the feed events it made (the counter gathers them for"
+        f" up to a second): after the handoff channel's rounds that took {median(waits):.2f} s at the median,"
+        " after REST's nothing, so no round's background work falls into the next."
+    )
 
 
 def paced_lines(bot: BotPathResult, rest: ChannelRun, handoff: ChannelRun) -> list[str]:
