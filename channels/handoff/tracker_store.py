@@ -108,6 +108,11 @@ def latest_session(events: list[Event]) -> list[Event]:
     return events
 
 
+def stored_events(stored: bytes | str, locked: ticket_step.LockedTracker | None) -> list[EventDict]:
+    """The stored tracker's events: decoded here, or once per ticket while the lock is held."""
+    return json.loads(stored).get("events", []) if locked is None else locked.stored_events()
+
+
 class MergingRedisTrackerStore(RedisTrackerStore):
     """`RedisTrackerStore` that loads only what it returns and saves without
     comparing every event with every other one."""
@@ -118,7 +123,7 @@ class MergingRedisTrackerStore(RedisTrackerStore):
         stored = self.red.get(key) if locked is None else locked.stored
         if stored is None:
             return None
-        events = events_from_dicts(json.loads(stored).get("events", []) if locked is None else locked.stored_events())
+        events = events_from_dicts(stored_events(stored, locked))
         tracker = self.init_tracker(sender_id)
         tracker.recreate_from_dialogue(Dialogue(sender_id, events if fetch_all_sessions else latest_session(events)))
         return tracker
@@ -132,8 +137,7 @@ class MergingRedisTrackerStore(RedisTrackerStore):
         stored = self.red.get(key) if locked is None else locked.stored
         events = [event.as_dict() for event in tracker.events]
         if stored is not None:
-            stored_events = json.loads(stored).get("events", []) if locked is None else locked.stored_events()
-            earlier = stored_before(stored_events, events, same_dict)
+            earlier = stored_before(stored_events(stored, locked), events, same_dict)
             if earlier is None:  # not a continuation of what is stored: Rasa's merge
                 merged = self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
                 events = [event.as_dict() for event in merged.events]
