@@ -1057,3 +1057,22 @@ async def test_customer_requests_count_only_for_the_owner_of_the_sender(store: H
     with pytest.raises(TooManyRequests):
         await admit(store, "c2", None, "lost", Quota("customer:c2", 1))
     assert await admit(store, "c2", None, "kept", None) == "kept"
+
+
+async def test_a_message_step_arguments_are_strings_with_its_data_and_metadata_as_json(store: HandoffStore) -> None:
+    """The step's arguments, as the script reads them: an empty or missing dict is `{}`,
+    a full one its JSON; numbers as decimal strings."""
+    admission = Admission(None, "new.token", Quota("customer:s", 7))
+    _, bare = store.customer_message_step("s", "hi", None, {}, admission, DeskSettings(offline_grace_s=45))
+    _, full = store.customer_message_step("s", "hi", {"message_id": "m1"}, {"page": "faq"}, admission)
+    assert all(isinstance(arg, str) for arg in bare + full)
+    assert (bare[2], bare[5], bare[9], bare[10]) == ("{}", "{}", "7", "45")
+    assert (json.loads(full[2]), json.loads(full[5]), full[10]) == ({"message_id": "m1"}, {"page": "faq"}, "")
+    assert abs(int(bare[3]) - now_ms()) < 60_000 and bare[4] == str(store.feed_maxlen)
+
+
+def test_keys_start_with_the_prefix_kept_for_the_key_space_which_compares_by_its_fields() -> None:
+    used, fresh = KeySpace(bot="shop"), KeySpace(bot="shop")
+    assert used.conversation("c1") == "handoff:{shop}:conv:c1"
+    assert used == fresh and hash(used) == hash(fresh) and used != KeySpace(bot="other")
+    assert KeySpace(bot="other", prefix="p").messages("c1") == "p:{other}:msgs:c1"

@@ -4,6 +4,7 @@ script touches a single Redis Cluster slot."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -13,8 +14,9 @@ class KeySpace:
     bot: str = "default"
     prefix: str = "handoff"
 
-    @property
+    @cached_property
     def base(self) -> str:
+        """The prefix of every key (kept: each key of every message starts with it)."""
         return f"{self.prefix}:{{{self.bot}}}:"
 
     def conversation(self, conversation_id: str) -> str:

@@ -59,6 +59,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _json_object(value: dict[str, Any] | None) -> str:
+    """A dict as JSON; the usual empty one without the encoder (every bot message has one)."""
+    return json.dumps(value) if value else "{}"
+
+
 def stream_id_after(after: str | None) -> str:
     """The exclusive lower bound for XRANGE after a message id."""
     return f"({after}" if after else "-"
@@ -423,20 +428,20 @@ class HandoffStore:
             k.agent_status,
         ]
         token = admission.token if admission is not None else None
-        args: list[Any] = [
+        args = [
             conversation_id,
             text,
-            json.dumps(data or {}),
-            now_ms(),
-            self.feed_maxlen,
-            json.dumps(metadata or {}),
+            _json_object(data),
+            str(now_ms()),
+            str(self.feed_maxlen),
+            _json_object(metadata),
             "1" if admission is not None else "0",
             hash_token(token) if token is not None else "",
             hash_token(admission.new_token) if admission is not None else "",
-            quota.limit,
-            desk.offline_grace_s if desk is not None else "",
+            str(quota.limit),
+            str(desk.offline_grace_s) if desk is not None else "",
         ]
-        return keys, [str(a) for a in args]
+        return keys, args
 
     def customer_message_result(
         self, result: Any, admission: Admission | None = None, desk: DeskSettings | None = None

@@ -27,8 +27,6 @@ load was ~10% higher in an A/B of the two places (docs/benchmarks.md).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 
 class Turn:
@@ -56,6 +54,20 @@ class Turn:
             self._line._finishing += 1
 
 
+class TakenTurn:
+    """`async with` for a turn: the turn, given up at the block's end (a plain class:
+    every customer message takes one, and a generator-based context manager costs more)."""
+
+    def __init__(self, turn: Turn) -> None:
+        self._turn = turn
+
+    async def __aenter__(self) -> Turn:
+        return self._turn
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._turn._line._give_up(self._turn)
+
+
 class RasaTurns:
     """The per-process line (asyncio only; it holds no conversation state)."""
 
@@ -76,20 +88,19 @@ class RasaTurns:
         """Answers between Rasa and their HTTP answer now."""
         return self._finishing
 
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[Turn]:
-        """A message's place in line, taken in arrival order (before the caller's
-        first await); whatever happens, the block's end gives it up."""
+    def turn(self) -> TakenTurn:
+        """A message's place in line, taken in arrival order (now, before the caller's
+        first await); whatever happens, the `async with` block's end gives it up."""
         turn = Turn(self, self._issued)
         self._issued += 1
-        try:
-            yield turn
-        finally:
-            self._leave(turn)
-            if turn.finishing:
-                turn.finishing = False
-                self._finishing -= 1
-                self._wake_head()
+        return TakenTurn(turn)
+
+    def _give_up(self, turn: Turn) -> None:
+        self._leave(turn)
+        if turn.finishing:
+            turn.finishing = False
+            self._finishing -= 1
+            self._wake_head()
 
     async def back_in_rasa(self) -> None:
         """For a message already in Rasa that waited for something else: returns when
