@@ -1341,7 +1341,21 @@ tests/test_analytics.py` pass):
   threads), which such work slows; but that extra work was there in the run at 0.980 too, so it is
   not the whole story. What these runs do show: across runs of one code the p50 ratio moves by more
   than each run's interval says (0.96 and 1.08 at 0b44180; 1.107 and 0.980 at 88d8596), since the
-  pairs of one run share that run's state of the machine."""
+  pairs of one run share that run's state of the machine.
+- **Less Python before Rasa** (`keys.py`, `store.py`, `turns.py`): a scratch trace of each message's
+  way through the Rasa server (marks from reading the request to Rasa taking the message, p50,
+  one customer alone and at 70% load) put the handoff channel at 0.33-0.42 ms and REST at
+  0.13-0.19 ms, spread over a dozen pieces: the body's checks 40-46 µs, the token, budget and
+  service 25-29 µs, the step's arguments 66-75 µs, the reply release and the ticket step 15-18 µs
+  each, the turn, the context and Rasa's message 23-27 µs. The key prefix is now kept (every key
+  of every message was built from it afresh), the step's empty JSON objects skip the encoder, its
+  arguments are built as strings, and the line's turn is a plain async context manager: the
+  step's arguments 51-55 µs, the new token and turn 13-14 µs (was 19-20). What is left, ~0.2 ms,
+  is spread as thin as before. TensorFlow's threads (scratch, two short runs of the bot phase
+  each, alternating): with one thread per op (`TF_INTRA_OP_PARALLELISM_THREADS=1`,
+  `TF_INTER_OP_PARALLELISM_THREADS=1`) the p50 ratio at 70% load was 0.945 and 0.938, with
+  the default 1.025 and 0.965, with intervals of ±8% on each: not enough to change a default.
+  The full run above (at 0446268) gave 0.964 (0.902-1.028) with the changes in."""
 
 
 METHOD = """## How it is measured
