@@ -83,8 +83,14 @@ class LockedTracker:
     def stored_events(self) -> list[dict[str, Any]]:
         """The stored tracker's events as dicts, decoded once for the load and the save."""
         if self.events is None:
-            self.events = json.loads(self.stored).get("events", []) if self.stored is not None else []
+            self.events = tracker_events(self.stored) if self.stored is not None else []
         return self.events
+
+
+def tracker_events(stored: bytes | str) -> list[dict[str, Any]]:
+    """The events of a tracker as Rasa's Redis tracker store serialises it, as dicts."""
+    events: list[dict[str, Any]] = json.loads(stored).get("events", [])
+    return events
 
 
 @dataclass

@@ -110,7 +110,7 @@ def latest_session(events: list[Event]) -> list[Event]:
 
 def stored_events(stored: bytes | str, locked: ticket_step.LockedTracker | None) -> list[EventDict]:
     """The stored tracker's events: decoded here, or once per ticket while the lock is held."""
-    return json.loads(stored).get("events", []) if locked is None else locked.stored_events()
+    return ticket_step.tracker_events(stored) if locked is None else locked.stored_events()
 
 
 class MergingRedisTrackerStore(RedisTrackerStore):

@@ -30,7 +30,9 @@ import asyncio
 
 
 class Turn:
-    """One customer message's place in line."""
+    """One customer message's place in line, held for an `async with` block: its end
+    gives the place up, whatever happens (a plain class rather than a generator-based
+    context manager: every customer message takes one)."""
 
     def __init__(self, line: RasaTurns, number: int) -> None:
         self._line = line
@@ -53,19 +55,11 @@ class Turn:
             self.finishing = True
             self._line._finishing += 1
 
-
-class TakenTurn:
-    """`async with` for a turn: the turn, given up at the block's end (a plain class:
-    every customer message takes one, and a generator-based context manager costs more)."""
-
-    def __init__(self, turn: Turn) -> None:
-        self._turn = turn
-
     async def __aenter__(self) -> Turn:
-        return self._turn
+        return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        self._turn._line._give_up(self._turn)
+        self._line._give_up(self)
 
 
 class RasaTurns:
@@ -88,12 +82,12 @@ class RasaTurns:
         """Answers between Rasa and their HTTP answer now."""
         return self._finishing
 
-    def turn(self) -> TakenTurn:
+    def turn(self) -> Turn:
         """A message's place in line, taken in arrival order (now, before the caller's
         first await); whatever happens, the `async with` block's end gives it up."""
         turn = Turn(self, self._issued)
         self._issued += 1
-        return TakenTurn(turn)
+        return turn
 
     def _give_up(self, turn: Turn) -> None:
         self._leave(turn)
