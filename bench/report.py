@@ -483,12 +483,42 @@ def paced_lines(bot: BotPathResult, rest: ChannelRun, handoff: ChannelRun) -> li
         f" {ms(solo['REST'].p50)} and {ms(solo['handoff'].p50)} (p50), so a message here waits"
         f" {ms(rest.summary.p50 - solo['REST'].p50)} (REST) and {ms(handoff.summary.p50 - solo['handoff'].p50)}"
         " (handoff) at the median for the messages ahead of it." + spread,
+        *paced_cost_lines(bot),
         "",
         "p50 latency by the message's place in its session at this load:",
         "",
         by_place_table(rest, handoff, places),
         *(stage_lines(getattr(bot, "paced_stages", {})) if getattr(bot, "paced_stages", {}) else []),
     ]
+
+
+def paced_cost_lines(bot: BotPathResult) -> list[str]:
+    """The paced rounds' CPU per message through each channel, and the load outside the stack
+    (with the pairs run again for it); nothing for results saved before they were metered."""
+    lines = []
+    stack = bot.paced_cpu_ms() if hasattr(bot, "paced_cpu_ms") else {}
+    rasa = bot.paced_cpu_ms(("rasa",)) if stack else {}
+    if stack.get("REST"):
+        lines.append(
+            f"- CPU per message in these rounds (Rasa, the action server and Redis; their events counted):"
+            f" {ms(stack['REST'])} through REST, {ms(stack['handoff'])} through the handoff channel, a ratio of"
+            f" **{stack['handoff'] / stack['REST']:.3f}**; the Rasa process alone {ms(rasa['REST'])} and"
+            f" {ms(rasa['handoff'])}, {rasa['handoff'] / rasa['REST']:.3f}{TIMES}. What the channel costs per"
+            " message does not wait in line, so it moves less from run to run than the p50 ratio it drives."
+        )
+    outside = getattr(bot, "paced_outside", None)
+    if outside is not None and outside.kept:
+        kept = sorted(outside.kept)
+        lines.append(
+            "- The rest of the machine (CPU charged to neither the stack's processes nor the bench's client:"
+            " other programs, and kernel work such as the loopback network's) used"
+            f" {outside.quiet:.2f} cores with the stack idle; during the counted rounds"
+            f" {median(kept):+.2f} cores above that at the median, {kept[-1]:+.2f} at most. A pair is run again"
+            f" when either round passes {outside.limit:+.2f}: {outside.reruns} pairs were run again"
+            + (f" (at {', '.join(f'{load:+.2f}' for load in outside.rejected)} cores)" if outside.rejected else "")
+            + f" to count {len(bot.paced_rest.rounds) if bot.paced_rest else 0}."
+        )
+    return lines
 
 
 def cost_paragraph(bot: BotPathResult, cpu_ratio: float) -> str:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bench.botpath import ChannelRun
+from bench.botpath import ChannelRun, PacedOutside
 from bench.checks import TIMES, Check
 from bench.stats import median, paired_ratio_interval, wait_growth
 
@@ -36,6 +36,33 @@ def test_a_run_keeps_its_rounds_apart() -> None:
     run.latencies += [0.3]
     run.end_round()
     assert run.latencies_by_round() == [[0.1, 0.2], [0.3]]
+
+
+def test_a_kept_round_joins_a_run_with_its_rounds_still_apart() -> None:
+    run, kept = ChannelRun("REST"), ChannelRun("REST")
+    run.latencies += [0.1, 0.2]
+    run.end_round()
+    run.cpu["rasa"] = 1.0
+    run.completed = 2
+    kept.latencies += [0.3, 0.4, 0.5]
+    kept.by_place[0] += [0.3]
+    kept.end_round()
+    kept.cpu["rasa"] = 2.0
+    kept.completed = 3
+    kept.rounds.append((3, 6.0))
+    run.absorb(kept)
+    assert run.latencies_by_round() == [[0.1, 0.2], [0.3, 0.4, 0.5]]
+    assert run.cpu_ms_per_message("rasa") == 600.0  # 3 s over 5 messages
+    assert run.by_place[0] == [0.3] and run.rounds == [(3, 6.0)]
+
+
+def test_a_pair_with_the_machine_busy_elsewhere_is_run_again_while_reruns_are_allowed() -> None:
+    outside = PacedOutside(quiet=0.05, limit=0.10)
+    assert outside.keeps([0.10, 0.12], rerun_allowed=True)
+    assert not outside.keeps([0.10, 0.40], rerun_allowed=True)
+    assert outside.reruns == 1 and math.isclose(outside.rejected[0], 0.35)
+    assert outside.keeps([0.40, 0.10], rerun_allowed=False)  # out of reruns: counted, and reported as such
+    assert [round(load, 2) for load in outside.kept] == [0.05, 0.07, 0.35, 0.05]
 
 
 def test_a_verdict_inside_its_interval_says_the_run_did_not_settle_it() -> None:
