@@ -319,24 +319,14 @@ async def quiet_outside_load(meter: CpuMeter, samples: int = 3, seconds: float =
     return min(loads)
 
 
-async def paced_round(
-    stack: BenchStack,
-    send: Send,
-    prefix: str,
-    customers: int,
-    per_customer: int,
-    ramp_s: float,
-    window_s: float,
-    run: ChannelRun,
-    timetable: Callable[[int], Callable[[], float]],
-    redis: Redis,
-) -> float:
-    """One paced round into `run`, CPU metered (its events counted before it ends); returns
-    the cores that processes outside the stack used meanwhile."""
-    meter = CpuMeter(stack.pids())
+async def metered_round(
+    window: Awaitable[tuple[int, int]], window_s: float, run: ChannelRun, meter: CpuMeter, redis: Redis
+) -> tuple[dict[str, float], float]:
+    """One round (`window`, a `run_window` of `run`) with its CPU metered, ending once its
+    events are counted; returns the CPU seconds each metered process used and how long it took."""
     began = time.perf_counter()
     meter.start()
-    counted, completed = await run_window(send, prefix, customers, per_customer, ramp_s, window_s, run, timetable)
+    counted, completed = await window
     run.rounds.append((counted, window_s))
     run.end_round()
     run.settled.append(await counted_up(redis))
@@ -344,7 +334,7 @@ async def paced_round(
     used = meter.stop()
     for process, seconds in used.items():
         run.cpu[process] += seconds
-    return used[OTHERS] / (time.perf_counter() - began)
+    return used, time.perf_counter() - began
 
 
 @dataclass
@@ -482,16 +472,10 @@ async def measure(
             for name in order:
                 run, send = senders[name]
                 await commands.start()
-                meter.start()
-                counted, completed = await run_window(
-                    send, f"r{pair}-{name}", customers, per_customer, ramp_s, window_s, run
-                )
-                run.settled.append(await counted_up(redis))
-                for process, used in meter.stop().items():
-                    run.cpu[process] += used
+                window = run_window(send, f"r{pair}-{name}", customers, per_customer, ramp_s, window_s, run)
+                await metered_round(window, window_s, run, meter, redis)
                 run.commands.update(await commands.stop())
-                run.rounds.append((counted, window_s))
-                run.completed += completed
+                counted = run.rounds[-1][0]
                 speeds[name] = counted / window_s
             pair_ratios.append(speeds["handoff"] / speeds["REST"])
             if (pair + 1) % 4 == 0 or pair + 1 == pairs:
@@ -505,7 +489,7 @@ async def measure(
         rate = PACED_SHARE * rest.throughput
         log(f"  {paced_pairs} pairs of paced rounds: {customers} customers offering ~{rate:.0f} messages/s")
         paced = {"REST": ChannelRun("REST"), "handoff": ChannelRun("handoff")}
-        quiet = await quiet_outside_load(CpuMeter(stack.pids()))
+        quiet = await quiet_outside_load(meter)
         outside = PacedOutside(quiet, OUTSIDE_LIMIT)
         log(f"  outside the stack: {quiet:.2f} cores with it idle; a pair is run again above +{OUTSIDE_LIMIT}")
         stack.stage_records()  # from here on: the paced rounds' messages
@@ -515,20 +499,18 @@ async def measure(
             loads: list[float] = []
             for name in ("REST", "handoff") if pair % 2 == 0 else ("handoff", "REST"):
                 trial[name] = ChannelRun(name)
-                loads.append(
-                    await paced_round(
-                        stack,
-                        senders[name][1],
-                        f"p{pair}-{name}-{outside.reruns}",
-                        customers,
-                        per_customer,
-                        ramp_s,
-                        paced_window_s,
-                        trial[name],
-                        lambda index, pair=pair: gaps(pair * 1000 + index, customers / rate),  # type: ignore[misc]
-                        redis,
-                    )
+                window = run_window(
+                    senders[name][1],
+                    f"p{pair}-{name}-{outside.reruns}",
+                    customers,
+                    per_customer,
+                    ramp_s,
+                    paced_window_s,
+                    trial[name],
+                    timetable=lambda index, pair=pair: gaps(pair * 1000 + index, customers / rate),  # type: ignore[misc]
                 )
+                used, seconds = await metered_round(window, paced_window_s, trial[name], meter, redis)
+                loads.append(used[OTHERS] / seconds)
             if not outside.keeps(loads, rerun_allowed=outside.reruns < paced_pairs):
                 log(f"  pair {pair + 1}: outside load {max(loads):.2f} cores, run again")
                 continue

@@ -496,7 +496,7 @@ def paced_cost_lines(bot: BotPathResult) -> list[str]:
     """The paced rounds' CPU per message through each channel, and the load outside the stack
     (with the pairs run again for it); nothing for results saved before they were metered."""
     lines = []
-    stack = bot.paced_cpu_ms() if hasattr(bot, "paced_cpu_ms") else {}
+    stack = bot.paced_cpu_ms()
     rasa = bot.paced_cpu_ms(("rasa",)) if stack else {}
     if stack.get("REST"):
         lines.append(
