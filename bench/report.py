@@ -1388,7 +1388,7 @@ tests/test_analytics.py` pass):
   the default 1.025 and 0.965, with intervals of ±8% on each: not enough to change a default.
   The full run above (at 0446268) gave 0.964 (0.902-1.028) with the changes in.
 - **The paced rounds metered, and run again when the machine is busy elsewhere**
-  (`bench/botpath.py`, `paced_round`, `PacedOutside`): the p50 ratio at 70% load had come out at
+  (`bench/botpath.py`, `metered_round`, `PacedOutside`): the p50 ratio at 70% load had come out at
   0.962, 1.081, 1.107, 0.980 and 0.964 in five full runs, about twice the spread that each run's
   interval implies. Each paced round now meters the CPU per message of Rasa, the action server and
   Redis, and what the rest of the machine used meanwhile; a pair in which the rest of the machine
