@@ -52,6 +52,12 @@ Send = Callable[[str, str], Awaitable[tuple[float, list[str]]]]
 CHANNELS = {"REST": "rest", "handoff": "handoff"}  # the channels' names in Rasa's messages
 SOLO_SESSIONS = 2  # per block of the one-customer-alone measurement
 PACED_SHARE = 0.7  # the paced load offers this share of the REST channel's throughput at saturation
+# The REST channel's throughput at saturation is measured again before every this many paced
+# pairs, and the paced load follows it: a machine that slows down mid-run would otherwise see
+# its share of Rasa's time drift up from PACED_SHARE (queueing multiplies what the channels cost
+# more, the busier the server).
+PROBE_EVERY = 10
+PROBES_HELD = 3  # the paced rate is PACED_SHARE of the median of the last this many measures
 # A paced pair is run again when, in either of its rounds, the processes outside the stack
 # used more than this share of a core above what they use with the stack idle.
 OUTSIDE_LIMIT = 0.10
@@ -308,6 +314,22 @@ class PacedOutside:
         return True
 
 
+@dataclass
+class CapacityProbes:
+    """REST's throughput at saturation as measured during the run (the saturated rounds,
+    then a short round before every PROBE_EVERY paced pairs), and the rate each kept
+    paced pair offered."""
+
+    measures: list[float]
+    rates: list[float] = field(default_factory=list)
+
+    def measured(self, throughput: float) -> float:
+        """Takes a new measure; returns the capacity the next pairs are paced at: the median
+        of the last PROBES_HELD measures (one short round alone is noisy)."""
+        self.measures.append(throughput)
+        return median(self.measures[-PROBES_HELD:])
+
+
 async def quiet_outside_load(meter: CpuMeter, samples: int = 3, seconds: float = 1.0) -> float:
     """What processes outside the stack use with the stack idle (cores; the least of
     `samples` seconds, so a burst in one does not raise the bar)."""
@@ -356,6 +378,8 @@ class BotPathResult:
     redis_round_trips: RoundTrips | None = None  # what waking an idle Redis adds to a round trip
     desk_settings_saved: bool = False  # DESK_SETTINGS were saved before the rounds
     paced_outside: PacedOutside | None = None  # the load outside the stack during the paced rounds
+    capacity_probes: list[float] = field(default_factory=list)  # REST's throughput at saturation, each measure
+    paced_rates: list[float] = field(default_factory=list)  # the rate each paced pair offered
 
     @property
     def throughput_ratio(self) -> float:
@@ -486,15 +510,25 @@ async def measure(
         # The same customers at a human pace: each sends on a timetable of Poisson arrivals,
         # the same for both rounds of a pair, offering PACED_SHARE of REST's throughput above:
         # a busy server, not a saturated one, where every message would wait for all the others.
-        rate = PACED_SHARE * rest.throughput
-        log(f"  {paced_pairs} pairs of paced rounds: {customers} customers offering ~{rate:.0f} messages/s")
+        capacity = CapacityProbes([rest.throughput])
+        log(
+            f"  {paced_pairs} pairs of paced rounds: {customers} customers offering {PACED_SHARE:.0%} of REST's"
+            f" throughput at saturation, measured again every {PROBE_EVERY} pairs"
+        )
         paced = {"REST": ChannelRun("REST"), "handoff": ChannelRun("handoff")}
         quiet = await quiet_outside_load(meter)
         outside = PacedOutside(quiet, OUTSIDE_LIMIT)
         log(f"  outside the stack: {quiet:.2f} cores with it idle; a pair is run again above +{OUTSIDE_LIMIT}")
         stack.stage_records()  # from here on: the paced rounds' messages
-        pair = 0
+        pair, rate, probed = 0, 0.0, -1
         while pair < paced_pairs:
+            if pair % PROBE_EVERY == 0 and probed != pair:
+                probed = pair
+                probe = ChannelRun("REST")
+                window = run_window(channels.via_rest, f"c{pair}", customers, per_customer, ramp_s, window_s, probe)
+                await metered_round(window, window_s, probe, meter, redis)
+                rate = PACED_SHARE * capacity.measured(probe.throughput)
+                log(f"  pair {pair + 1}: REST at saturation {probe.throughput:.1f}/s, paced rate {rate:.1f}/s")
             trial: dict[str, ChannelRun] = {}
             loads: list[float] = []
             for name in ("REST", "handoff") if pair % 2 == 0 else ("handoff", "REST"):
@@ -507,7 +541,7 @@ async def measure(
                     ramp_s,
                     paced_window_s,
                     trial[name],
-                    timetable=lambda index, pair=pair: gaps(pair * 1000 + index, customers / rate),  # type: ignore[misc]
+                    timetable=lambda index, pair=pair, rate=rate: gaps(pair * 1000 + index, customers / rate),  # type: ignore[misc]
                 )
                 used, seconds = await metered_round(window, paced_window_s, trial[name], meter, redis)
                 loads.append(used[OTHERS] / seconds)
@@ -516,6 +550,7 @@ async def measure(
                 continue
             for name, run in trial.items():
                 paced[name].absorb(run)
+            capacity.rates.append(rate)
             pair += 1
         paced_stages = stages(stack.stage_records())
         # The bot's own reply with nobody else talking: one customer at a time, sessions of
@@ -538,7 +573,9 @@ async def measure(
     await redis.close()
     same = all(rest.replies[text] == handoff.replies[text] for text in set(rest.replies) | set(handoff.replies))
     result = BotPathResult(rest, handoff, pair_ratios, unloaded, customers, per_customer, same, window_s, ramp_s)
-    result.paced_rest, result.paced_handoff, result.paced_rate = paced["REST"], paced["handoff"], rate
+    result.paced_rest, result.paced_handoff = paced["REST"], paced["handoff"]
+    result.paced_rates, result.capacity_probes = capacity.rates, capacity.measures
+    result.paced_rate = sum(capacity.rates) / max(len(capacity.rates), 1)
     result.paced_stages = {name: paced_stages[channel] for name, channel in CHANNELS.items() if channel in paced_stages}
     result.unloaded_cpu_ms = {name: used / len(unloaded[name]) * 1000 for name, used in solo_cpu.items()}
     result.redis_round_trips = round_trip

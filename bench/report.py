@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.botpath import PACED_SHARE, BotPathResult, ChannelRun
+from bench.botpath import PACED_SHARE, PROBE_EVERY, PROBES_HELD, BotPathResult, ChannelRun
 from bench.checks import TIMES, Check
 from bench.claims import ClaimsResult
 from bench.humanpath import HumanPathResult
@@ -471,9 +471,9 @@ def paced_lines(bot: BotPathResult, rest: ChannelRun, handoff: ChannelRun) -> li
         f"**At {PACED_SHARE:.0%} load: the p50 target.** The same {bot.customers} customers, each sending on a"
         " timetable of Poisson arrivals (exponential gaps; a message whose answer before it has not come yet goes"
         f" when it comes), offering ~{bot.paced_rate:.0f} messages/s, {PACED_SHARE:.0%} of the REST channel's"
-        f" throughput above; {len(rest.rounds)} pairs of rounds of {rest.rounds[0][1]:.0f} s. Both rounds of a"
-        " pair use the same timetable, so they differ by what the channels cost, not by when the messages"
-        " came.",
+        f" throughput at saturation{capacity_clause(bot)}; {len(rest.rounds)} pairs of rounds of"
+        f" {rest.rounds[0][1]:.0f} s. Both rounds of a pair use the same timetable, so they differ by what the"
+        " channels cost, not by when the messages came.",
         "",
         table(["channel", "messages", "throughput", "p50", "mean", "p90", "p99"], rows),
         "",
@@ -490,6 +490,21 @@ def paced_lines(bot: BotPathResult, rest: ChannelRun, handoff: ChannelRun) -> li
         by_place_table(rest, handoff, places),
         *(stage_lines(getattr(bot, "paced_stages", {})) if getattr(bot, "paced_stages", {}) else []),
     ]
+
+
+def capacity_clause(bot: BotPathResult) -> str:
+    """How the paced rate followed REST's throughput at saturation over the run."""
+    probes = getattr(bot, "capacity_probes", [])
+    if len(probes) < 2:
+        return " above"
+    rates = bot.paced_rates
+    return (
+        f", measured again in a round of its own before every {PROBE_EVERY} pairs and paced at the median of the"
+        f" last {PROBES_HELD} measures (the saturated rounds above the first): those measures ran from"
+        f" {min(probes):.1f}/s to {max(probes):.1f}/s, and the paced rate from {min(rates):.1f}/s to"
+        f" {max(rates):.1f}/s, so a machine that slows down during the run does not drive the server's share of"
+        " busy time up, and the wait in line with it"
+    )
 
 
 def paced_cost_lines(bot: BotPathResult) -> list[str]:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bench.botpath import ChannelRun, PacedOutside
+from bench.botpath import PROBES_HELD, CapacityProbes, ChannelRun, PacedOutside
 from bench.checks import TIMES, Check
 from bench.stats import median, paired_ratio_interval, wait_growth
 
@@ -63,6 +63,16 @@ def test_a_pair_with_the_machine_busy_elsewhere_is_run_again_while_reruns_are_al
     assert outside.reruns == 1 and math.isclose(outside.rejected[0], 0.35)
     assert outside.keeps([0.40, 0.10], rerun_allowed=False)  # out of reruns: counted, and reported as such
     assert [round(load, 2) for load in outside.kept] == [0.05, 0.07, 0.35, 0.05]
+
+
+def test_the_paced_rate_follows_the_median_of_the_latest_capacity_measures() -> None:
+    probes = CapacityProbes([40.0])
+    assert probes.measured(30.0) == 35.0  # the saturated rounds' figure and one short round
+    assert probes.measured(44.0) == 40.0  # one outlier among three does not move it
+    for _ in range(PROBES_HELD):
+        probes.measured(30.0)  # the machine slowed down: the older measures fall out
+    assert probes.measured(30.0) == 30.0
+    assert probes.measures[:3] == [40.0, 30.0, 44.0] and len(probes.measures) == 3 + PROBES_HELD + 1
 
 
 def test_a_verdict_inside_its_interval_says_the_run_did_not_settle_it() -> None:
