@@ -257,3 +257,53 @@ async def test_a_bot_message_goes_with_rasas_lock_ticket_both_ways(stack: Stack,
     assert len(tracker_reads) == 1, calls  # in the step's script (Rasa alone would read it twice)
     status, found = await first.request("GET", "/customer/messages", token=answer["customer_token"])
     assert status == 200 and [m["id"] for m in found["messages"]] == [m["id"] for m in answer["messages"]]
+
+
+async def test_messages_let_in_behind_others_take_a_bare_ticket_with_the_tracker(
+    stack: Stack, first: ApiClient
+) -> None:
+    """Customers sending at once with message ids: each message is let in and reserved
+    before its turn in Rasa's line, so the ones read meanwhile find others ahead and are
+    stored at once. When their turn comes, their ticket (lua/bot_ticket.lua) still brings
+    the tracker and its return stores the replies: no message takes Rasa's plain ticket,
+    each tracker is read once, and every answer is the bot's."""
+    senders = [f"e2e-burst-{i}" for i in range(8)]
+    tokens: dict[str, str] = {}
+    for sender in senders:  # sessions open (the action server), tokens issued
+        status, answer = await first.say(sender, "hello")
+        assert status == 200, answer
+        tokens[sender] = answer["customer_token"]
+    scripts = ("customer_message", "customer_message_ticket", "bot_ticket", "bot_messages", "bot_messages_release")
+    shas = {script_sha(_load_script(name)): name for name in scripts}
+    shas |= {script_sha(lock_script(name)): f"lock {name}" for name in ("issue_ticket", "finish_serving")}
+    redis = Redis.from_url(stack.redis.url)
+    kept = await redis.config_get("slowlog-*")
+    await redis.config_set("slowlog-max-len", 100_000)  # every command of the burst, all clients'
+    await redis.config_set("slowlog-log-slower-than", 0)
+    try:
+        for name in scripts:  # known to Redis: a first EVALSHA would be refused, then logged again
+            await redis.script_load(_load_script(name))
+        await redis.slowlog_reset()
+        answers = await asyncio.gather(*(first.say(s, "hello", tokens[s], message_id=f"{s}-2") for s in senders))
+        logged = await redis.slowlog_get(100_000)
+    finally:
+        for setting in ("slowlog-log-slower-than", "slowlog-max-len"):
+            await redis.config_set(setting, kept[setting])
+        await redis.close()
+    for status, answer in answers:
+        assert status == 200 and answer["state"] == "bot", answer
+        assert [m["text"] for m in answer["messages"]] == [response_text("utter_greet")]
+    calls = [[a.decode() for a in entry["command"].split()] for entry in reversed(logged)]  # oldest first
+    taken: dict[str, list[str]] = {}
+    for sender in senders:
+        mine = [c for c in calls if c[0].upper() == "EVALSHA" and any(sender in a for a in c)]
+        taken[sender] = [shas[c[1]] for c in mine if c[1] in shas]
+        assert taken[sender].count("bot_messages_release") == 1, taken
+        assert taken[sender] in (
+            ["customer_message_ticket", "bot_messages_release"],
+            ["customer_message", "bot_ticket", "bot_messages_release"],
+        ), taken
+    assert any("bot_ticket" in scripts for scripts in taken.values()), taken  # some waited in line
+    for sender in senders:  # read once, with the ticket (Rasa alone would read it twice)
+        reads = [c for c in calls if c[0].upper() == "GET" and c[1].startswith("tracker") and c[1].endswith(sender)]
+        assert reads == [["GET", f"tracker:tracker:{sender}"]], calls

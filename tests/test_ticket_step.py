@@ -416,6 +416,43 @@ async def test_a_ticket_behind_another_or_near_its_expiry_leaves_the_tracker_to_
         assert gets(redis_server.port) == before + 1
 
 
+async def test_a_message_let_in_before_its_turn_takes_a_bare_ticket_with_the_tracker_and_the_replies(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    """A message whose step ran while others were ahead in Rasa's line (service.py): its
+    ticket still brings the tracker, and its return stores the bot's replies."""
+    lock, trackers = lock_store(redis_server.port), tracker_store(redis_server.port)
+    lock.reads_trackers_at(trackers.key_prefix)
+    await saved_conversation(trackers, "ts-bare", ["first"])
+    incoming = await store.receive_customer_message("ts-bare", "second", {}, {}, None, DESK)
+    assert incoming.state == "bot"
+    step = TicketStep("ts-bare", store.script_source("bot_ticket"), [], [], lambda _: None)
+    collector = with_replies(store, step)
+    with waiting(step):
+        assert lock.issue_ticket("ts-bare", 60) == 0 and step.tracker is not None
+        before = gets(redis_server.port)
+        tracker = await trackers.retrieve("ts-bare")
+        assert texts_of(tracker) == ["first"] and gets(redis_server.port) == before  # not read again
+        assert tracker is not None
+        tracker.update_with_events(said("second"), None)
+        await trackers.save(tracker)
+        assert gets(redis_server.port) == before  # nor read to merge the save
+        await collector.send_text_message("ts-bare", "Hi again!")
+        assert await bot_texts(store, "ts-bare") == []  # held for the ticket's return
+        lock.cleanup("ts-bare", 0)
+    assert await bot_texts(store, "ts-bare") == ["Hi again!"]
+    assert await collector.stored_ids() == await bot_ids(store, "ts-bare")
+    assert tickets(lock, "ts-bare") == []
+    assert [m.text for m in await store.transcript("ts-bare") if m.author == "customer"] == ["second"]  # stored once
+    assert texts_of(await trackers.retrieve("ts-bare")) == ["first", "second"]
+    # Behind another ticket: a plain number, the tracker left to Redis.
+    assert lock.issue_ticket("ts-bare", 60) == 0
+    step = TicketStep("ts-bare", store.script_source("bot_ticket"), [], [], lambda _: None)
+    with waiting(step):
+        assert lock.issue_ticket("ts-bare", 60) == 1 and step.tracker is None
+    assert tickets(lock, "ts-bare") == [0, 1]
+
+
 async def test_the_tracker_is_read_with_the_ticket_only_from_this_module_s_store_on_the_same_database(
     redis_server: RedisServer, store: HandoffStore
 ) -> None:

@@ -169,7 +169,8 @@ class HandoffService:
         Messages for the bot take turns in Rasa in the order they came (see turns.py)."""
         # With nobody ahead in line, the message's step goes with Rasa's lock ticket; behind
         # others it goes at once, its round trip made while they are in Rasa (and a message
-        # a human has reaches them without waiting for the bot's line).
+        # a human has reaches them without waiting for the bot's line), and its ticket, when
+        # its turn comes, still brings the tracker and takes the replies back with it.
         with_ticket = self.ticket_steps and self.turns.waiting == 0
         async with self.turns.turn() as turn:
             if token is None and message_id is not None:
@@ -256,12 +257,7 @@ class HandoffService:
             return received[0]
 
         collector = self._collector(sender, hold=True)
-        replies = ReplyRelease(
-            self.store.script_source("bot_messages_release"),
-            lambda: self.store.bot_messages_step(sender, collector.held),
-            collector.held_stored,
-            collector.store_held,
-        )
+        replies = self._reply_release(sender, collector)
         step = TicketStep(sender, self.store.script_source("customer_message_ticket"), keys, args, took, replies)
         await turn.start_in_rasa()
         try:
@@ -291,13 +287,33 @@ class HandoffService:
         Rasa gives the ticket back (see HandoffCollector)."""
         return HandoffCollector(functools.partial(self.store.start_bot_message, sender), hold)
 
+    def _reply_release(self, sender: str, collector: HandoffCollector) -> ReplyRelease:
+        """The replies `collector` holds, stored when Rasa gives the message's ticket back."""
+        return ReplyRelease(
+            self.store.script_source("bot_messages_release"),
+            lambda: self.store.bot_messages_step(sender, collector.held),
+            collector.held_stored,
+            collector.store_held,
+        )
+
     async def _answer_in_rasa(self, message: CustomerMessage, incoming: IncomingResult, turn: Turn) -> dict[str, Any]:
-        """Rasa's answer to a stored message for the bot, whose turn has come."""
+        """Rasa's answer to a stored message for the bot, whose turn has come. When the lock
+        store takes steps with its tickets, the message's ticket brings the tracker with it
+        (lua/bot_ticket.lua) and its return stores the replies, as for a message whose own
+        step went with its ticket: Rasa skips reading the tracker, and the answer waits for
+        no round trip after Rasa."""
+        sender = message.sender
         if incoming.resume_pending:
-            await self.finish_release(message.sender)
+            await self.finish_release(sender)
         stamp = self.settings_for(incoming).to_metadata()
-        collector = self._collector(message.sender)
-        return await self._rasa_answers(message, lambda: incoming, collector, message.for_rasa(collector, stamp), turn)
+        collector = self._collector(sender, hold=self.ticket_steps)
+        user_message = message.for_rasa(collector, stamp)
+        if not self.ticket_steps:
+            return await self._rasa_answers(message, lambda: incoming, collector, user_message, turn)
+        ticket_only = self.store.script_source("bot_ticket")
+        step = TicketStep(sender, ticket_only, [], [], lambda _: None, self._reply_release(sender, collector))
+        with ticket_step.waiting(step):
+            return await self._rasa_answers(message, lambda: incoming, collector, user_message, turn)
 
     async def _rasa_answers(
         self,

@@ -246,6 +246,7 @@ def message_from_event(data: dict[str, Any]) -> Message:
 SCRIPT_LIBRARIES: dict[str, tuple[str, ...]] = {
     "customer_message": ("customer_message_step",),
     "customer_message_ticket": ("lock/ticket", "customer_message_step"),
+    "bot_ticket": ("lock/ticket",),
     "bot_messages": ("bot_messages_step",),
     "bot_messages_release": ("lock/ticket", "bot_messages_step"),
 }
@@ -300,6 +301,7 @@ class HandoffStore:
             for name in (
                 "customer_message",
                 "customer_message_ticket",
+                "bot_ticket",
                 "bot_messages",
                 "bot_messages_release",
                 "start_waiting",

@@ -22,6 +22,10 @@ after Rasa. Should Rasa wait for something in the middle (a custom action on the
 server), the replies held so far are stored at once, so the customer's socket shows
 them while it waits.
 
+A message let in while others were ahead of it in Rasa's line (its step taken at once,
+see service.py) takes a bare ticket the same way when its turn comes
+(lua/bot_ticket.lua): the ticket, the tracker with it, and the replies with its return.
+
 A ticket is taken only for a message the bot is to answer now. Otherwise (refused, a
 human has the conversation, a return to the bot left to finish) the lock store raises
 `NotForRasa` (or the step's refusal) from Rasa's first call, before Rasa changed
