@@ -12,7 +12,7 @@ help:
 	@echo "make train            train the model if the data changed"
 	@echo "make export-training  write the agents' examples to data/nlu/agent_examples.yml"
 	@echo "make token            print an agent token"
-	@echo "make bench            measure the system; writes docs/benchmarks.md (about 35 minutes)"
+	@echo "make bench            measure the system; writes docs/benchmarks.md (about 40 minutes)"
 
 venv:
 	@scripts/bootstrap-venv.sh

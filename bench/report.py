@@ -500,7 +500,7 @@ def capacity_clause(bot: BotPathResult) -> str:
     rates = bot.paced_rates
     return (
         f", measured again in a round of its own before every {PROBE_EVERY} pairs and paced at the median of the"
-        f" last {PROBES_HELD} measures (the saturated rounds above the first): those measures ran from"
+        f" last {PROBES_HELD} measures (the first measure being the saturated rounds' above): they ran from"
         f" {min(probes):.1f}/s to {max(probes):.1f}/s, and the paced rate from {min(rates):.1f}/s to"
         f" {max(rates):.1f}/s, so a machine that slows down during the run does not drive the server's share of"
         " busy time up, and the wait in line with it"
