@@ -308,12 +308,16 @@ class HandoffService:
         stamp = self.settings_for(incoming).to_metadata()
         collector = self._collector(sender, hold=self.ticket_steps)
         user_message = message.for_rasa(collector, stamp)
-        if not self.ticket_steps:
+        with self._bare_ticket(sender, collector) if self.ticket_steps else contextlib.nullcontext():
             return await self._rasa_answers(message, lambda: incoming, collector, user_message, turn)
-        ticket_only = self.store.script_source("bot_ticket")
-        step = TicketStep(sender, ticket_only, [], [], lambda _: None, self._reply_release(sender, collector))
-        with ticket_step.waiting(step):
-            return await self._rasa_answers(message, lambda: incoming, collector, user_message, turn)
+
+    def _bare_ticket(self, sender: str, collector: HandoffCollector) -> contextlib.AbstractContextManager[TicketStep]:
+        """Rasa's ticket for a message already stored, waiting here for Rasa's call: it brings
+        the tracker, and its return stores the replies `collector` holds."""
+        bare = self.store.script_source("bot_ticket")
+        return ticket_step.waiting(
+            TicketStep(sender, bare, [], [], lambda _: None, self._reply_release(sender, collector))
+        )
 
     async def _rasa_answers(
         self,
