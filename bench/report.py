@@ -1411,7 +1411,7 @@ tests/test_analytics.py` pass):
   paced pairs instead of 40 (an interval ~1.4 times narrower). A run of the bot phase alone with
   40 pairs (at 01bc8d2) ran no pair again (the rest of the machine +0.00 cores at the median, +0.04
   at most) and gave 1.034 (0.990-1.078), with the stack's CPU per message 1.020 of REST's (the Rasa
-  process +0.32 ms, Redis +0.21 ms); the full run above gave 0.975 (0.934-1.027), with the stack's
+  process +0.32 ms, Redis +0.21 ms); the full run at 01bc8d2 gave 0.975 (0.934-1.027), with the stack's
   CPU 0.994 of REST's (the Rasa process -0.35 ms, Redis +0.18 ms), one pair run again. The machine
   was quiet in both, so other work was not what moved them. What moved is Rasa's own handling of
   the same messages: by the stage clock, its main thread's CPU per message through the handoff
@@ -1423,13 +1423,13 @@ tests/test_analytics.py` pass):
   that slowed down during the run moved Rasa's busy share from ~60% towards ~75%, where the wait in
   line multiplies what either channel costs more. REST's throughput is now measured again in a
   round of its own before every 10 paced pairs, and the rate is 70% of the median of the last 3
-  measures. In the full run above the measures ran from 18.0/s to 22.8/s: 1.012 (0.962-1.057).
+  measures. In the full run at 08b0b5d the measures ran from 18.0/s to 22.8/s: 1.012 (0.962-1.057).
   A run of the bot phase alone just after (at c163cd1) saw the machine slow down from 31.2/s to
   20.2/s, and the paced rate followed it from 19.8/s to 15.4/s. It gave 1.063 (1.008-1.122; both
   halves 1.061), missed. In that run the stack's CPU per message through the handoff channel was
   1.027 of REST's: the Rasa process +0.87 ms, Redis +0.29 ms; on the same two cores the bench
   client +0.26 ms and the rest of the machine (the loopback network's kernel work among it)
-  +0.75 ms. In the full run it was 1.003. What the channel costs moves from run to run by more
+  +0.75 ms. In that full run it was 1.003. What the channel costs moves from run to run by more
   than the bar allows, once the wait in line multiplies it."""
 
 
