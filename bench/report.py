@@ -611,7 +611,7 @@ def command_difference(bot: BotPathResult, shown: int = 8) -> list[tuple[str, fl
         for name in names
         if name != "info"
     }
-    return [(n, v) for n, v in sorted(per_message.items(), key=lambda item: -item[1]) if v >= 0.05][:shown]
+    return [(n, v) for n, v in sorted(per_message.items(), key=lambda item: (-item[1], item[0])) if v >= 0.05][:shown]
 
 
 def human_rows(human: HumanPathResult, layout: str) -> list[list[str]]:
