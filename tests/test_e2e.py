@@ -225,8 +225,8 @@ async def test_a_bot_message_goes_with_rasas_lock_ticket_both_ways(stack: Stack,
     step (let in, stored, state and live settings read) and Rasa's ticket for the
     conversation's lock are one script: one round trip before Rasa's handling, not two;
     the ticket, served at once, brings the tracker, which Rasa then neither loads nor
-    merges its save with by reading it again; and the bot's replies are stored in the
-    script that gives the ticket back."""
+    merges its save with by reading it again; and the bot's replies, with Rasa's save of
+    the tracker, are stored in the script that gives the ticket back."""
     sender = "e2e-one-round-trip"
     step_sha = script_sha(_load_script("customer_message_ticket"))
     release_sha = script_sha(_load_script("bot_messages_release"))
@@ -255,6 +255,12 @@ async def test_a_bot_message_goes_with_rasas_lock_ticket_both_ways(stack: Stack,
     assert not plain_shas & set(mine), calls
     tracker_reads = [c for c in calls if c[0].upper() == "GET" and c[1].startswith("tracker") and sender in c[1]]
     assert len(tracker_reads) == 1, calls  # in the step's script (Rasa alone would read it twice)
+    tracker_writes = [
+        entry
+        for entry, call in zip(logged, calls, strict=True)
+        if call[0].upper() == "SET" and call[1].startswith("tracker") and call[1].endswith(sender)
+    ]
+    assert [entry["client_address"] for entry in tracker_writes] == [b"?:0"], calls  # by the script, once
     status, found = await first.request("GET", "/customer/messages", token=answer["customer_token"])
     assert status == 200 and [m["id"] for m in found["messages"]] == [m["id"] for m in answer["messages"]]
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from types import SimpleNamespace
 from typing import Any
 
@@ -451,6 +453,120 @@ async def test_a_message_let_in_before_its_turn_takes_a_bare_ticket_with_the_tra
     with waiting(step):
         assert lock.issue_ticket("ts-bare", 60) == 1 and step.tracker is None
     assert tickets(lock, "ts-bare") == [0, 1]
+
+
+def sets(port: int) -> int:
+    """How many SETs this Redis has run (scripts' own included)."""
+    stats = SyncRedis(port=port).info("commandstats")
+    return int(stats.get("cmdstat_set", {}).get("calls", 0))
+
+
+def stored_texts(port: int, trackers: MergingRedisTrackerStore, sender: str) -> list[str]:
+    """The customer texts of the tracker Redis holds now (read past the store)."""
+    raw = SyncRedis(port=port).get(trackers.key_prefix + sender)
+    events = json.loads(raw)["events"] if raw else []
+    return [e["text"] for e in events if e["event"] == "user"]
+
+
+async def test_rasa_s_save_under_the_ticket_is_written_by_the_script_that_gives_it_back(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    """The save, the last thing Rasa does before it gives the ticket back, goes with the
+    replies in that script: Redis holds the tracker as saved once the ticket is back, and
+    no SET of its own was sent for it."""
+    lock, trackers = lock_store(redis_server.port), tracker_store(redis_server.port)
+    lock.reads_trackers_at(trackers.key_prefix)
+    await saved_conversation(trackers, "ts-save", ["first"])
+    step = step_of(store, "ts-save", "second", None, new_results())
+    collector = with_replies(store, step)
+    with waiting(step):
+        assert lock.issue_ticket("ts-save", 60) == 0
+        tracker = await trackers.retrieve("ts-save")
+        assert tracker is not None
+        tracker.update_with_events(said("second"), None)
+        before = sets(redis_server.port)
+        await trackers.save(tracker)
+        assert stored_texts(redis_server.port, trackers, "ts-save") == ["first"]  # held
+        assert texts_of(await trackers.retrieve("ts-save")) == ["first", "second"]  # as saved, under the ticket
+        await collector.send_text_message("ts-save", "Hi!")
+        lock.cleanup("ts-save", 0)
+        assert stored_texts(redis_server.port, trackers, "ts-save") == ["first", "second"]
+        assert sets(redis_server.port) == before + 1  # the script's own, once
+    assert stored_texts(redis_server.port, trackers, "ts-save") == ["first", "second"]
+    assert await bot_texts(store, "ts-save") == ["Hi!"] and tickets(lock, "ts-save") == []
+    # With an expiry, the script writes it with the same expiry as the store's own SET.
+    expiring = MergingRedisTrackerStore(
+        Domain.load("domain.yml"), port=redis_server.port, key_prefix="handoff", record_exp=300
+    )
+    await saved_conversation(trackers, "ts-save-expiring", ["first"])
+    step = step_of(store, "ts-save-expiring", "second", None, new_results())
+    with_replies(store, step)
+    with waiting(step):
+        assert lock.issue_ticket("ts-save-expiring", 60) == 0
+        tracker = await expiring.retrieve("ts-save-expiring")
+        assert tracker is not None
+        tracker.update_with_events(said("second"), None)
+        await expiring.save(tracker)
+        lock.cleanup("ts-save-expiring", 0)
+    assert stored_texts(redis_server.port, trackers, "ts-save-expiring") == ["first", "second"]
+    assert 0 < SyncRedis(port=redis_server.port).ttl(trackers.key_prefix + "ts-save-expiring") <= 300
+
+
+async def test_a_held_save_whose_ticket_return_failed_or_never_came_is_written_on_its_own(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    lock, trackers = lock_store(redis_server.port), tracker_store(redis_server.port)
+    lock.reads_trackers_at(trackers.key_prefix)
+    endings: dict[str, Callable[[], AbstractContextManager[Any]]] = {
+        "failed": lambda: pytest.raises(RedisError),  # the script that gives the ticket back
+        "raised": lambda: pytest.raises(KeyError),  # Rasa, after its save
+        "none": nullcontext,  # the ticket never given back with the replies
+    }
+    for ending, outcome in endings.items():
+        sender = f"ts-save-{ending}"
+        await saved_conversation(trackers, sender, ["first"])
+        step = step_of(store, sender, "second", None, new_results())
+        with_replies(store, step)
+        with outcome(), waiting(step):
+            assert lock.issue_ticket(sender, 60) == 0
+            tracker = await trackers.retrieve(sender)
+            assert tracker is not None
+            tracker.update_with_events(said("second"), None)
+            await trackers.save(tracker)
+            assert stored_texts(redis_server.port, trackers, sender) == ["first"]
+            if ending == "failed":
+                lock_store(free_port()).cleanup(sender, 0)  # its Redis out of reach
+            elif ending == "raised":
+                raise KeyError("Rasa failed after its save")
+        assert stored_texts(redis_server.port, trackers, sender) == ["first", "second"], ending
+
+
+async def test_a_save_without_replies_to_return_or_after_the_return_is_written_at_once(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    lock, trackers = lock_store(redis_server.port), tracker_store(redis_server.port)
+    lock.reads_trackers_at(trackers.key_prefix)
+    await saved_conversation(trackers, "ts-plain-save", ["first"])
+    step = step_of(store, "ts-plain-save", "second", None, new_results())  # no replies held for its return
+    with waiting(step):
+        assert lock.issue_ticket("ts-plain-save", 60) == 0
+        tracker = await trackers.retrieve("ts-plain-save")
+        assert tracker is not None
+        tracker.update_with_events(said("second"), None)
+        await trackers.save(tracker)
+        assert stored_texts(redis_server.port, trackers, "ts-plain-save") == ["first", "second"]
+        lock.cleanup("ts-plain-save", 0)
+    await saved_conversation(trackers, "ts-late-save", ["first"])
+    step = step_of(store, "ts-late-save", "third", None, new_results())
+    with_replies(store, step)
+    with waiting(step):
+        assert lock.issue_ticket("ts-late-save", 60) == 0
+        lock.cleanup("ts-late-save", 0)  # given back: a later save is the store's own
+        tracker = await trackers.retrieve("ts-late-save")
+        assert tracker is not None
+        tracker.update_with_events(said("third"), None)
+        await trackers.save(tracker)
+        assert stored_texts(redis_server.port, trackers, "ts-late-save") == ["first", "third"]
 
 
 async def test_the_tracker_is_read_with_the_ticket_only_from_this_module_s_store_on_the_same_database(

@@ -18,7 +18,9 @@ with what is stored) each skip a round trip to read it.
 When Rasa gives the ticket back, after its handling, the bot's replies to the message
 (held by the channel meanwhile, see `ReplyRelease`) are stored in the same script
 (lua/bot_messages_release.lua): the answer then goes out with no round trip of its own
-after Rasa. Should Rasa wait for something in the middle (a custom action on the action
+after Rasa. Rasa's save of a tracker read with the ticket, which comes just before, is
+held for that script too (`saves_with_return`): one round trip fewer inside Rasa, and
+written on its own should the script fail. Should Rasa wait for something in the middle (a custom action on the action
 server), the replies held so far are stored at once, so the customer's socket shows
 them while it waits.
 
@@ -35,6 +37,7 @@ anything, and the channel goes on as it would have after its own step.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,6 +48,8 @@ from typing import Any, Protocol
 from redis.exceptions import NoScriptError
 
 from channels.handoff.redis_pipe import script_sha
+
+logger = logging.getLogger(__name__)
 
 
 class SyncScripts(Protocol):
@@ -74,6 +79,18 @@ HOLD_MARGIN_S = 5.0  # a ticket this close to its expiry is no longer trusted to
 
 
 @dataclass
+class TrackerSave:
+    """Rasa's save of a tracker, held for the return of the ticket that holds its lock."""
+
+    serialised: str
+    expires_in: int | None  # seconds (None: kept)
+    write_alone: Callable[[], None]  # the tracker store's own write, should the return fail
+
+    def args(self) -> list[str]:
+        return [self.serialised, str(self.expires_in or "")]
+
+
+@dataclass
 class LockedTracker:
     """A conversation's tracker as stored while this step's ticket, served at once, holds
     its lock: as read with the ticket, then as the tracker store saved it."""
@@ -83,6 +100,7 @@ class LockedTracker:
     holds_until: float  # the ticket's expiry (time.time())
     known: bool = True  # False while a save's outcome is not known (it failed half-way)
     events: list[dict[str, Any]] | None = None  # the stored events, once decoded (None: not yet)
+    unsaved: TrackerSave | None = None  # Rasa's latest save, to be written with the ticket's return
 
     def stored_events(self) -> list[dict[str, Any]]:
         """The stored tracker's events as dicts, decoded once for the load and the save."""
@@ -136,12 +154,28 @@ class TicketStep:
         return self.ticket
 
     def give_back(self, redis: SyncScripts, lock_key: str) -> None:
-        """Stores the replies held and returns the ticket, in one script."""
+        """Stores the replies held (and Rasa's save of the tracker, when held) and returns
+        the ticket, in one script."""
         assert self.replies is not None and self.ticket is not None
         self.replies.done = True
         keys, args = self.replies.held()
-        ids = run_script(redis, self.replies.source, [*keys, lock_key], [*args, str(self.ticket)])
+        keys.append(lock_key)
+        tracker = self.tracker
+        save = tracker.unsaved if tracker is not None else None
+        if tracker is not None and save is not None:
+            keys.append(tracker.key)
+            args += save.args()
+        ids = run_script(redis, self.replies.source, keys, [*args, str(self.ticket)])
+        if tracker is not None:
+            tracker.unsaved = None
         self.replies.stored([i.decode() if isinstance(i, bytes) else str(i) for i in ids])
+
+    def write_unsaved(self) -> None:
+        """Writes a save still held (the ticket's return failed or never came) on its own."""
+        tracker = self.tracker
+        if tracker is not None and tracker.unsaved is not None:
+            save, tracker.unsaved = tracker.unsaved, None
+            save.write_alone()
 
 
 _waiting: ContextVar[TicketStep | None] = ContextVar("handoff_ticket_step", default=None)
@@ -154,8 +188,15 @@ def waiting(step: TicketStep) -> Iterator[TicketStep]:
     token = _waiting.set(step)
     try:
         yield step
+    except BaseException:
+        try:
+            step.write_unsaved()
+        except Exception as failure:  # Rasa's own failure goes up, not this one's
+            logger.error("conversation %r: the tracker was not saved: %r", step.conversation_id, failure)
+        raise
     finally:
         _waiting.reset(token)
+    step.write_unsaved()
 
 
 def take(conversation_id: str) -> TicketStep | None:
@@ -186,6 +227,18 @@ def locked_tracker(key: str) -> LockedTracker | None:
     if time.time() >= locked.holds_until - HOLD_MARGIN_S:  # Rasa took this long: read it again
         return None
     return locked
+
+
+def saves_with_return(key: str, save: TrackerSave) -> bool:
+    """Holds Rasa's save of the tracker at `key` for the return of the ticket the step here
+    holds its lock with, when that return is to store the replies (True); otherwise the
+    tracker store writes it now (False)."""
+    step = _waiting.get()
+    locked = locked_tracker(key)
+    if step is None or locked is None or step.replies is None or step.replies.done or step.ticket is None:
+        return False
+    locked.unsaved = save
+    return True
 
 
 def rasa_waits() -> None:

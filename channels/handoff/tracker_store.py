@@ -22,7 +22,9 @@ JSON, no event objects) and keeping the stored events before them. Anything else
 When the handoff channel's step took the conversation's lock ticket and read the tracker
 in the same Redis round trip (channels/handoff/ticket_step.py), the store knows what is
 stored while that ticket holds the lock: loads and saves take it from there instead of
-reading the tracker again.
+reading the tracker again. Rasa's save, the last thing it does before it gives the ticket
+back, is then written in the script that gives the ticket back (with the bot's replies):
+one round trip fewer inside Rasa's handling.
 
 Use it in endpoints.yml: `tracker_store: type: channels.handoff.tracker_store.MergingRedisTrackerStore`
 with the same settings as `type: redis`.
@@ -146,6 +148,11 @@ class MergingRedisTrackerStore(RedisTrackerStore):
         serialised = json.dumps({"events": events, "name": tracker.sender_id})
         if locked is None:
             self.red.set(key, serialised, ex=timeout)
+            return
+        expires_in = int(timeout) if timeout else None
+        write = functools.partial(self.red.set, key, serialised, ex=expires_in)
+        if ticket_step.saves_with_return(key, ticket_step.TrackerSave(serialised, expires_in, write)):
+            locked.stored, locked.events = serialised, events  # written with the ticket's return
             return
         locked.known = False  # until Redis says it stored it
         self.red.set(key, serialised, ex=timeout)
