@@ -410,3 +410,37 @@ async def test_the_counting_lease_is_renewed_before_it_runs_out(redis_server: Re
         for client in clients:
             await client.close()
     assert (await Analytics(store).snapshot()).totals["customer_messages:bot"] == 8
+
+
+async def command_calls(redis: Redis, command: str) -> int:
+    """How many times this Redis has run `command`."""
+    stats = await redis.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+async def test_a_busy_feed_is_counted_without_waiting_on_it_and_a_quiet_one_is_waited_on(
+    redis_client: Redis,
+) -> None:
+    """While events keep coming, each batch follows the last after the linger alone: no
+    round trip that waits for an event (XREAD) beside the bot's messages. A quiet feed is
+    waited on, so a counter with nothing to count sleeps in Redis."""
+    store = HandoffStore(redis_client)
+    counter = Analytics(store, block_ms=150, linger_s=0.05)
+    counter.start()
+    try:
+        await asyncio.sleep(0.2)
+        quiet = await command_calls(redis_client, "xread")
+        await asyncio.sleep(0.5)
+        assert await command_calls(redis_client, "xread") - quiet >= 2  # waited on, about every 0.2 s
+        busy = await command_calls(redis_client, "xread")
+        batches = await command_calls(redis_client, "xrange")
+        for n in range(40):  # 1.2 s of messages, one every 30 ms
+            await store.receive_customer_message(f"busy-{n % 5}", "hello")
+            await asyncio.sleep(0.03)
+        batches = await command_calls(redis_client, "xrange") - batches
+        assert batches >= 10  # counted all along
+        assert (await command_calls(redis_client, "xread") - busy) * 4 <= batches  # ~1: the wait the first ended
+    finally:
+        await counter.stop()
+    await Analytics(store).catch_up()
+    assert (await Analytics(store).snapshot()).totals["customer_messages:bot"] == 40
