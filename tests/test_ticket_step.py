@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from types import SimpleNamespace
@@ -539,6 +540,32 @@ async def test_a_held_save_whose_ticket_return_failed_or_never_came_is_written_o
             elif ending == "raised":
                 raise KeyError("Rasa failed after its save")
         assert stored_texts(redis_server.port, trackers, sender) == ["first", "second"], ending
+
+
+async def test_a_save_the_store_writes_itself_replaces_one_held_for_the_return(
+    redis_server: RedisServer, store: HandoffStore
+) -> None:
+    """Rasa took so long that the ticket is no longer trusted to hold the lock: its next
+    save is written at once, and the older one held for the ticket's return is dropped,
+    not written over it."""
+    lock, trackers = lock_store(redis_server.port), tracker_store(redis_server.port)
+    lock.reads_trackers_at(trackers.key_prefix)
+    await saved_conversation(trackers, "ts-twice", ["first"])
+    step = step_of(store, "ts-twice", "second", None, new_results())
+    with_replies(store, step)
+    with waiting(step):
+        assert lock.issue_ticket("ts-twice", 60) == 0
+        tracker = await trackers.retrieve("ts-twice")
+        assert tracker is not None and step.tracker is not None
+        tracker.update_with_events(said("second"), None)
+        await trackers.save(tracker)
+        assert step.tracker.unsaved is not None  # held
+        step.tracker.holds_until = time.time()  # as if Rasa had taken the ticket's whole life
+        tracker.update_with_events(said("third"), None)
+        await trackers.save(tracker)
+        assert stored_texts(redis_server.port, trackers, "ts-twice") == ["first", "second", "third"]
+        lock.cleanup("ts-twice", 0)
+    assert stored_texts(redis_server.port, trackers, "ts-twice") == ["first", "second", "third"]
 
 
 async def test_a_save_without_replies_to_return_or_after_the_return_is_written_at_once(

@@ -241,6 +241,14 @@ def saves_with_return(key: str, save: TrackerSave) -> bool:
     return True
 
 
+def superseded(key: str) -> None:
+    """The tracker store writes the tracker at `key` itself now: a save of it still held
+    here for the ticket's return is older, and is dropped."""
+    step = _waiting.get()
+    if step is not None and step.tracker is not None and step.tracker.key == key:
+        step.tracker.unsaved = None
+
+
 def rasa_waits() -> None:
     """Rasa is about to wait (for the action server): the replies held so far are stored
     now rather than when the ticket goes back."""
