@@ -20,9 +20,9 @@ When Rasa gives the ticket back, after its handling, the bot's replies to the me
 (lua/bot_messages_release.lua): the answer then goes out with no round trip of its own
 after Rasa. Rasa's save of a tracker read with the ticket, which comes just before, is
 held for that script too (`saves_with_return`): one round trip fewer inside Rasa, and
-written on its own should the script fail. Should Rasa wait for something in the middle (a custom action on the action
-server), the replies held so far are stored at once, so the customer's socket shows
-them while it waits.
+written on its own should the script fail. Should Rasa wait for something in the middle
+(a custom action on the action server), the replies held so far are stored at once, so
+the customer's socket shows them while it waits.
 
 A message let in while others were ahead of it in Rasa's line (its step taken at once,
 see service.py) takes a bare ticket the same way when its turn comes
