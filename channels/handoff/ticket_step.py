@@ -130,6 +130,11 @@ class TicketStep:
     ticket: int | None = None  # the ticket taken
     tracker: LockedTracker | None = None  # the tracker read with a ticket served at once
 
+    @property
+    def holds_replies(self) -> bool:
+        """The bot's replies are held for this step's ticket's return, still to come."""
+        return self.replies is not None and not self.replies.done
+
     def issue(
         self,
         redis: SyncScripts,
@@ -212,7 +217,7 @@ def returning(conversation_id: str, ticket: int) -> TicketStep | None:
     """The step here whose `ticket` for `conversation_id` Rasa gives back, if its replies
     are to go with it (once)."""
     step = _waiting.get()
-    if step is None or step.replies is None or step.replies.done:
+    if step is None or not step.holds_replies:
         return None
     return step if step.conversation_id == conversation_id and step.ticket == ticket else None
 
@@ -235,7 +240,7 @@ def saves_with_return(key: str, save: TrackerSave) -> bool:
     tracker store writes it now (False)."""
     step = _waiting.get()
     locked = locked_tracker(key)
-    if step is None or locked is None or step.replies is None or step.replies.done or step.ticket is None:
+    if step is None or locked is None or not step.holds_replies or step.ticket is None:
         return False
     locked.unsaved = save
     return True
@@ -253,7 +258,7 @@ def rasa_waits() -> None:
     """Rasa is about to wait (for the action server): the replies held so far are stored
     now rather than when the ticket goes back."""
     step = _waiting.get()
-    if step is not None and step.replies is not None and not step.replies.done:
+    if step is not None and step.replies is not None and step.holds_replies:
         step.replies.store_now()
 
 

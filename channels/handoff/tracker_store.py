@@ -146,8 +146,8 @@ class MergingRedisTrackerStore(RedisTrackerStore):
             else:
                 events = earlier + events
         serialised = json.dumps({"events": events, "name": tracker.sender_id})
+        ticket_step.superseded(key)  # this save is newer than one held for the ticket's return
         if locked is None:
-            ticket_step.superseded(key)
             self.red.set(key, serialised, ex=timeout)
             return
         expires_in = int(timeout) if timeout else None
@@ -155,7 +155,6 @@ class MergingRedisTrackerStore(RedisTrackerStore):
         if ticket_step.saves_with_return(key, ticket_step.TrackerSave(serialised, expires_in, write)):
             locked.stored, locked.events = serialised, events  # written with the ticket's return
             return
-        ticket_step.superseded(key)
         locked.known = False  # until Redis says it stored it
         self.red.set(key, serialised, ex=timeout)
         locked.stored, locked.events, locked.known = serialised, events, True
