@@ -296,10 +296,10 @@ def tracker_store(port: int, db: int = 0) -> MergingRedisTrackerStore:
     return MergingRedisTrackerStore(Domain.load("domain.yml"), port=port, db=db, key_prefix="handoff")
 
 
-def gets(port: int) -> int:
-    """How many GETs this Redis has run (scripts' own included)."""
+def calls(port: int, command: str) -> int:
+    """How many times this Redis has run `command` (scripts' own included)."""
     stats = SyncRedis(port=port).info("commandstats")
-    return int(stats.get("cmdstat_get", {}).get("calls", 0))
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
 
 
 def said(text: str) -> list[Event]:
@@ -327,14 +327,14 @@ async def test_a_ticket_served_at_once_brings_the_tracker_which_rasa_then_loads_
     step = step_of(store, "ts-tracker", "second", None, received)
     with waiting(step):
         assert lock.issue_ticket("ts-tracker", 60) == 0
-        before = gets(redis_server.port)
+        before = calls(redis_server.port, "get")
         tracker = await trackers.retrieve("ts-tracker")
         assert texts_of(tracker) == ["first"]
         assert tracker is not None
         tracker.update_with_events(said("second"), None)
         await trackers.save(tracker)
         again = await trackers.retrieve("ts-tracker")  # as saved, still under the ticket
-        assert gets(redis_server.port) == before  # neither the loads nor the save read Redis
+        assert calls(redis_server.port, "get") == before  # neither the loads nor the save read Redis
         assert texts_of(again) == ["first", "second"]
     lock.finish_serving("ts-tracker", 0)
     assert texts_of(await trackers.retrieve("ts-tracker")) == ["first", "second"]  # what Redis holds
@@ -342,8 +342,8 @@ async def test_a_ticket_served_at_once_brings_the_tracker_which_rasa_then_loads_
     step = step_of(store, "ts-new", "hello", None, received)
     with waiting(step):
         assert lock.issue_ticket("ts-new", 60) == 0
-        before = gets(redis_server.port)
-        assert await trackers.retrieve("ts-new") is None and gets(redis_server.port) == before
+        before = calls(redis_server.port, "get")
+        assert await trackers.retrieve("ts-new") is None and calls(redis_server.port, "get") == before
 
 
 async def test_under_the_ticket_the_tracker_is_decoded_once_and_saved_as_without_it(
@@ -406,17 +406,17 @@ async def test_a_ticket_behind_another_or_near_its_expiry_leaves_the_tracker_to_
         assert lock.issue_ticket("ts-behind", 60) == 1
         assert step.tracker is None
         await saved_conversation(trackers, "ts-behind", ["first", "by the holder"])
-        before = gets(redis_server.port)
+        before = calls(redis_server.port, "get")
         assert texts_of(await trackers.retrieve("ts-behind")) == ["first", "by the holder"]
-        assert gets(redis_server.port) == before + 1
+        assert calls(redis_server.port, "get") == before + 1
     await saved_conversation(trackers, "ts-late", ["first"])
     step = step_of(store, "ts-late", "second", None, received)
     with waiting(step):
         assert lock.issue_ticket("ts-late", HOLD_MARGIN_S / 2) == 0  # Rasa would outlive the ticket
         assert step.tracker is not None
-        before = gets(redis_server.port)
+        before = calls(redis_server.port, "get")
         assert texts_of(await trackers.retrieve("ts-late")) == ["first"]
-        assert gets(redis_server.port) == before + 1
+        assert calls(redis_server.port, "get") == before + 1
 
 
 async def test_a_message_let_in_before_its_turn_takes_a_bare_ticket_with_the_tracker_and_the_replies(
@@ -433,13 +433,13 @@ async def test_a_message_let_in_before_its_turn_takes_a_bare_ticket_with_the_tra
     collector = with_replies(store, step)
     with waiting(step):
         assert lock.issue_ticket("ts-bare", 60) == 0 and step.tracker is not None
-        before = gets(redis_server.port)
+        before = calls(redis_server.port, "get")
         tracker = await trackers.retrieve("ts-bare")
-        assert texts_of(tracker) == ["first"] and gets(redis_server.port) == before  # not read again
+        assert texts_of(tracker) == ["first"] and calls(redis_server.port, "get") == before  # not read again
         assert tracker is not None
         tracker.update_with_events(said("second"), None)
         await trackers.save(tracker)
-        assert gets(redis_server.port) == before  # nor read to merge the save
+        assert calls(redis_server.port, "get") == before  # nor read to merge the save
         await collector.send_text_message("ts-bare", "Hi again!")
         assert await bot_texts(store, "ts-bare") == []  # held for the ticket's return
         lock.cleanup("ts-bare", 0)
@@ -456,17 +456,20 @@ async def test_a_message_let_in_before_its_turn_takes_a_bare_ticket_with_the_tra
     assert tickets(lock, "ts-bare") == [0, 1]
 
 
-def sets(port: int) -> int:
-    """How many SETs this Redis has run (scripts' own included)."""
-    stats = SyncRedis(port=port).info("commandstats")
-    return int(stats.get("cmdstat_set", {}).get("calls", 0))
-
-
 def stored_texts(port: int, trackers: MergingRedisTrackerStore, sender: str) -> list[str]:
     """The customer texts of the tracker Redis holds now (read past the store)."""
     raw = SyncRedis(port=port).get(trackers.key_prefix + sender)
     events = json.loads(raw)["events"] if raw else []
     return [e["text"] for e in events if e["event"] == "user"]
+
+
+async def handled(trackers: MergingRedisTrackerStore, sender: str, text: str) -> DialogueStateTracker:
+    """Rasa's part for a message: the tracker loaded, the message added, the tracker saved."""
+    tracker = await trackers.retrieve(sender)
+    assert tracker is not None
+    tracker.update_with_events(said(text), None)
+    await trackers.save(tracker)
+    return tracker
 
 
 async def test_rasa_s_save_under_the_ticket_is_written_by_the_script_that_gives_it_back(
@@ -482,17 +485,14 @@ async def test_rasa_s_save_under_the_ticket_is_written_by_the_script_that_gives_
     collector = with_replies(store, step)
     with waiting(step):
         assert lock.issue_ticket("ts-save", 60) == 0
-        tracker = await trackers.retrieve("ts-save")
-        assert tracker is not None
-        tracker.update_with_events(said("second"), None)
-        before = sets(redis_server.port)
-        await trackers.save(tracker)
+        before = calls(redis_server.port, "set")
+        await handled(trackers, "ts-save", "second")
         assert stored_texts(redis_server.port, trackers, "ts-save") == ["first"]  # held
         assert texts_of(await trackers.retrieve("ts-save")) == ["first", "second"]  # as saved, under the ticket
         await collector.send_text_message("ts-save", "Hi!")
         lock.cleanup("ts-save", 0)
         assert stored_texts(redis_server.port, trackers, "ts-save") == ["first", "second"]
-        assert sets(redis_server.port) == before + 1  # the script's own, once
+        assert calls(redis_server.port, "set") == before + 1  # the script's own, once
     assert stored_texts(redis_server.port, trackers, "ts-save") == ["first", "second"]
     assert await bot_texts(store, "ts-save") == ["Hi!"] and tickets(lock, "ts-save") == []
     # With an expiry, the script writes it with the same expiry as the store's own SET.
@@ -504,10 +504,7 @@ async def test_rasa_s_save_under_the_ticket_is_written_by_the_script_that_gives_
     with_replies(store, step)
     with waiting(step):
         assert lock.issue_ticket("ts-save-expiring", 60) == 0
-        tracker = await expiring.retrieve("ts-save-expiring")
-        assert tracker is not None
-        tracker.update_with_events(said("second"), None)
-        await expiring.save(tracker)
+        await handled(expiring, "ts-save-expiring", "second")
         lock.cleanup("ts-save-expiring", 0)
     assert stored_texts(redis_server.port, trackers, "ts-save-expiring") == ["first", "second"]
     assert 0 < SyncRedis(port=redis_server.port).ttl(trackers.key_prefix + "ts-save-expiring") <= 300
@@ -530,10 +527,7 @@ async def test_a_held_save_whose_ticket_return_failed_or_never_came_is_written_o
         with_replies(store, step)
         with outcome(), waiting(step):
             assert lock.issue_ticket(sender, 60) == 0
-            tracker = await trackers.retrieve(sender)
-            assert tracker is not None
-            tracker.update_with_events(said("second"), None)
-            await trackers.save(tracker)
+            await handled(trackers, sender, "second")
             assert stored_texts(redis_server.port, trackers, sender) == ["first"]
             if ending == "failed":
                 lock_store(free_port()).cleanup(sender, 0)  # its Redis out of reach
@@ -555,11 +549,8 @@ async def test_a_save_the_store_writes_itself_replaces_one_held_for_the_return(
     with_replies(store, step)
     with waiting(step):
         assert lock.issue_ticket("ts-twice", 60) == 0
-        tracker = await trackers.retrieve("ts-twice")
-        assert tracker is not None and step.tracker is not None
-        tracker.update_with_events(said("second"), None)
-        await trackers.save(tracker)
-        assert step.tracker.unsaved is not None  # held
+        tracker = await handled(trackers, "ts-twice", "second")
+        assert step.tracker is not None and step.tracker.unsaved is not None  # held
         step.tracker.holds_until = time.time()  # as if Rasa had taken the ticket's whole life
         tracker.update_with_events(said("third"), None)
         await trackers.save(tracker)
@@ -577,10 +568,7 @@ async def test_a_save_without_replies_to_return_or_after_the_return_is_written_a
     step = step_of(store, "ts-plain-save", "second", None, new_results())  # no replies held for its return
     with waiting(step):
         assert lock.issue_ticket("ts-plain-save", 60) == 0
-        tracker = await trackers.retrieve("ts-plain-save")
-        assert tracker is not None
-        tracker.update_with_events(said("second"), None)
-        await trackers.save(tracker)
+        await handled(trackers, "ts-plain-save", "second")
         assert stored_texts(redis_server.port, trackers, "ts-plain-save") == ["first", "second"]
         lock.cleanup("ts-plain-save", 0)
     await saved_conversation(trackers, "ts-late-save", ["first"])
@@ -589,10 +577,7 @@ async def test_a_save_without_replies_to_return_or_after_the_return_is_written_a
     with waiting(step):
         assert lock.issue_ticket("ts-late-save", 60) == 0
         lock.cleanup("ts-late-save", 0)  # given back: a later save is the store's own
-        tracker = await trackers.retrieve("ts-late-save")
-        assert tracker is not None
-        tracker.update_with_events(said("third"), None)
-        await trackers.save(tracker)
+        await handled(trackers, "ts-late-save", "third")
         assert stored_texts(redis_server.port, trackers, "ts-late-save") == ["first", "third"]
 
 
