@@ -27,8 +27,10 @@ def own_redis() -> Iterator[RedisServer]:
 
 def test_commands_are_packed_as_bulk_strings() -> None:
     assert pack_command(("SET", "k", 7, b"\x00v")) == b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n7\r\n$2\r\n\x00v\r\n"
-    with pytest.raises(TypeError):
-        pack_command(("SET", "k", None))
+    assert pack_command(("SET", "é", 0.5, -3)) == b"*4\r\n$3\r\nSET\r\n$2\r\n\xc3\xa9\r\n$3\r\n0.5\r\n$2\r\n-3\r\n"
+    for unsendable in (None, True):
+        with pytest.raises(TypeError):
+            pack_command(("SET", "k", unsendable))
 
 
 def test_only_plain_and_unix_urls_are_taken() -> None:

@@ -50,14 +50,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
+import ujson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from channels.handoff.follower import FollowerTask
 from channels.handoff.keys import KeySpace
-from channels.handoff.store import FeedEvent, HandoffStore, now_ms
+from channels.handoff.store import HandoffStore, now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,11 @@ REASON_LABELS = ("fallback", "request_human", "takeover", "recovered", "other")
 TIME_TO_CLAIM_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600)
 HANDLING_TIME_BUCKETS = (30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 HISTOGRAMS = {"time_to_claim": TIME_TO_CLAIM_BUCKETS, "handling_time": HANDLING_TIME_BUCKETS}
+# Each histogram's counter names, made once: (count, sum, ((upper bound ms, bucket), ...)).
+HISTOGRAM_COUNTERS = {
+    name: (f"{name}:count", f"{name}:sum_ms", tuple((bound * 1000, f"{name}:le:{bound}") for bound in bounds))
+    for name, bounds in HISTOGRAMS.items()
+}
 DAY_TTL_S = 40 * 86_400
 TOP_FALLBACKS_KEPT = 500
 TOP_TRIM_SLACK = 50
@@ -135,14 +141,14 @@ class OpenHandoff:
     claimed_at: int | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"state": self.state, "queued_at": self.queued_at, "claimed_at": self.claimed_at})
+        return ujson.dumps({"state": self.state, "queued_at": self.queued_at, "claimed_at": self.claimed_at})
 
     @classmethod
     def from_json(cls, raw: Any) -> OpenHandoff | None:
         if raw is None:
             return None
         try:
-            values = json.loads(_text(raw))
+            values = ujson.loads(raw)
             return cls(str(values["state"]), _number(values.get("queued_at")), _number(values.get("claimed_at")))
         except (ValueError, KeyError, TypeError):
             return None
@@ -180,13 +186,15 @@ class Tally:
 
     def observe(self, histogram: str, value_ms: int) -> None:
         value_ms = max(0, value_ms)
-        self.counters[f"{histogram}:count"] += 1
-        self.counters[f"{histogram}:sum_ms"] += value_ms
-        for bound in HISTOGRAMS[histogram]:
-            if value_ms <= bound * 1000:
-                self.counters[f"{histogram}:le:{bound}"] += 1
+        count, total, buckets = HISTOGRAM_COUNTERS[histogram]
+        counters = self.counters
+        counters[count] += 1
+        counters[total] += value_ms
+        for bound_ms, bucket in buckets:
+            if value_ms <= bound_ms:
+                counters[bucket] += 1
 
-    def add(self, event: FeedEvent) -> None:
+    def add(self, event: CountedEvent) -> None:
         at = event_time(event.id)
         day = utc_day(at)
         conversation = event.conversation_id
@@ -243,30 +251,39 @@ class Tally:
             self.open[conversation] = None
 
 
-def parse_events(entries: Iterable[tuple[Any, dict[Any, Any]]]) -> list[FeedEvent]:
-    """The feed events of stream entries, as far as the counting reads them (a message's
-    data as stored, not made a `Message`: `FeedEvent.from_stream` costs the server's event
-    loop three times as much per event); an entry that is not one is skipped."""
+class CountedEvent(NamedTuple):
+    """A feed event as far as the counting reads it: its data as stored (a message's
+    too, not made a `Message`: `FeedEvent.from_stream` costs the server's event loop
+    several times as much per event)."""
+
+    id: str
+    type: str
+    conversation_id: str
+    data: dict[str, Any]
+
+
+def parse_events(entries: Iterable[tuple[Any, dict[Any, Any]]]) -> list[CountedEvent]:
+    """The events of stream entries; an entry that is not one is skipped."""
     events = []
     for entry_id, fields in entries:
         try:
-            kind, conversation, raw = _field(fields, "type"), _field(fields, "conv"), _field(fields, "data")
-            data = json.loads(raw)
-            if not isinstance(data, dict):
+            kind, conversation = _text(_field(fields, b"type")), _text(_field(fields, b"conv"))
+            data = ujson.loads(_field(fields, b"data"))
+            if type(data) is not dict:
                 raise TypeError("data is not an object")
-            if kind == "message" and not isinstance(data.get("from"), str):
+            if kind == "message" and type(data.get("from")) is not str:
                 raise KeyError("from")
         except (ValueError, KeyError, TypeError) as bad:
             logger.warning("analytics: skipping feed entry %s (%r)", _text(entry_id), bad)
             continue
-        events.append(FeedEvent(_text(entry_id), _text(kind), _text(conversation), data))
+        events.append(CountedEvent(_text(entry_id), kind, conversation, data))
     return events
 
 
-def _field(fields: dict[Any, Any], name: str) -> Any:
-    """A stream entry's field, from a client that decodes replies or one that does not."""
-    value = fields.get(name.encode())
-    return fields[name] if value is None else value
+def _field(fields: dict[Any, Any], name: bytes) -> Any:
+    """A stream entry's field, from a client that does not decode replies or one that does."""
+    value = fields.get(name)
+    return fields[name.decode()] if value is None else value
 
 
 @dataclass(frozen=True)
@@ -474,7 +491,7 @@ class Analytics:
         if cursor is None:
             stored = await self.redis.get(k.stats_cursor)
             cursor = _text(stored) if stored is not None else "0-0"
-        entries = await self.redis.xrange(k.events, min=f"({cursor}", max="+", count=self.batch)
+        entries = await self.store.event_entries_after(cursor, self.batch)
         if not entries:
             self._cursor = cursor  # as stored: kept like one applied (a stale one fails to apply)
             return True, cursor
