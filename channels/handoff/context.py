@@ -73,7 +73,11 @@ class ChannelContext:
     def service(self, request: Request) -> HandoffService:
         runtime = runtime_of(request)
         app = request.app
-        ticket_steps = runtime.takes_ticket_steps(getattr(app.ctx, "agent", None))
         return HandoffService(
-            runtime.store, lambda: self.bridge_for(app), self.config, runtime.background, runtime.turns, ticket_steps
+            runtime.store,
+            lambda: self.bridge_for(app),
+            self.config,
+            runtime.background,
+            runtime.turns,
+            lambda: runtime.takes_ticket_steps(getattr(app.ctx, "agent", None)),
         )

@@ -78,7 +78,13 @@ def agent_of(request: Request, config: HandoffConfig) -> AgentIdentity:
 
 
 def agent_quota(agent: AgentIdentity, config: HandoffConfig) -> Quota:
-    return Quota(f"agent:{agent.id}", config.agent_requests_per_s)
+    return _agent_quota(agent.id, config.agent_requests_per_s)
+
+
+@functools.lru_cache(maxsize=4096)
+def _agent_quota(agent_id: str, limit: int) -> Quota:
+    """An agent's budget, made once (every request of an agent names the same)."""
+    return Quota(f"agent:{agent_id}", limit)
 
 
 async def limited_agent(request: Request, config: HandoffConfig) -> AgentIdentity:

@@ -54,31 +54,31 @@ class KeySpace:
     def customer(self, conversation_id: str) -> str:
         return f"{self.base}customer:{conversation_id}"
 
-    @property
+    @cached_property
     def presence(self) -> str:
         return f"{self.base}presence"
 
-    @property
+    @cached_property
     def agent_status(self) -> str:
         return f"{self.base}agent-status"
 
-    @property
+    @cached_property
     def agents(self) -> str:
         return f"{self.base}agents"
 
-    @property
+    @cached_property
     def canned_responses(self) -> str:
         return f"{self.base}canned"
 
-    @property
+    @cached_property
     def waiting(self) -> str:
         return f"{self.base}waiting"
 
-    @property
+    @cached_property
     def all_conversations(self) -> str:
         return f"{self.base}convs"
 
-    @property
+    @cached_property
     def events(self) -> str:
         return f"{self.base}events"
 
@@ -86,47 +86,47 @@ class KeySpace:
         """The human-part messages of a conversation not yet in Rasa's tracker, oldest first."""
         return f"{self.base}recording:{conversation_id}"
 
-    @property
+    @cached_property
     def recordings(self) -> str:
         """A stream of conversations with messages to record; the recorders' consumer group reads it."""
         return f"{self.base}recordings"
 
-    @property
+    @cached_property
     def settings(self) -> str:
         return f"{self.base}settings"
 
-    @property
+    @cached_property
     def training_examples(self) -> str:
         return f"{self.base}training"
 
     # -- analytics (channels/handoff/analytics.py) -----------------------------------
 
-    @property
+    @cached_property
     def stats(self) -> str:
         """Counters and histogram buckets since counting began (a hash)."""
         return f"{self.base}stats"
 
-    @property
+    @cached_property
     def stats_leader(self) -> str:
         """The process that counts the feed now (a lease that its holder renews)."""
         return f"{self.base}stats:leader"
 
-    @property
+    @cached_property
     def stats_cursor(self) -> str:
         """The id of the last feed event counted: every process counts from here."""
         return f"{self.base}stats:cursor"
 
-    @property
+    @cached_property
     def stats_open(self) -> str:
         """Conversation id -> where its handoff stands (waiting or with an agent)."""
         return f"{self.base}stats:open"
 
-    @property
+    @cached_property
     def stats_fallback_texts(self) -> str:
         """Normalized customer text -> how often it caused a fallback (sorted set)."""
         return f"{self.base}stats:fallbacks"
 
-    @property
+    @cached_property
     def stats_fallback_latest(self) -> str:
         """Normalized customer text -> its latest occurrence (JSON: text, conversation, at)."""
         return f"{self.base}stats:fallbacks:latest"

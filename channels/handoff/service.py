@@ -28,7 +28,16 @@ from channels.handoff.errors import Conflict, HandoffError, NotFound, Unavailabl
 from channels.handoff.output import HandoffCollector, TranscriptOutputChannel
 from channels.handoff.reading import nlu_reading, readings_by_text_order
 from channels.handoff.settings import DeskSettings
-from channels.handoff.store import Admission, Conversation, HandoffStore, IncomingResult, Message, Quota, now_ms
+from channels.handoff.store import (
+    NO_QUOTA,
+    Admission,
+    Conversation,
+    HandoffStore,
+    IncomingResult,
+    Message,
+    Quota,
+    now_ms,
+)
 from channels.handoff.ticket_step import NotForRasa, ReplyRelease, TicketStep
 from channels.handoff.turns import RasaTurns, Turn
 
@@ -120,19 +129,25 @@ class HandoffService:
         config: HandoffConfig,
         background: BackgroundTasks,
         turns: RasaTurns,
-        ticket_steps: bool = False,
+        ticket_steps: Callable[[], bool] | bool = False,
     ) -> None:
         self.store = store
         self._bridge = bridge
         self.config = config
         self.background = background
         self.turns = turns
-        # Rasa's lock store takes a customer message's step with its ticket (ticket_step.py).
-        self.ticket_steps = ticket_steps
+        self._ticket_steps = ticket_steps
 
     @property
     def bridge(self) -> ConversationBridge:
         return self._bridge()
+
+    @functools.cached_property
+    def ticket_steps(self) -> bool:
+        """Whether Rasa's lock store takes a customer message's step with its ticket
+        (ticket_step.py); asked only by requests that reach Rasa."""
+        steps = self._ticket_steps
+        return steps if isinstance(steps, bool) else steps()
 
     async def desk_settings(self) -> DeskSettings:
         return await self.store.desk_settings(self.config.desk)
@@ -180,7 +195,7 @@ class HandoffService:
                     return earlier
             extra = {"message_id": message_id} if message_id else {}
             new_token = new_customer_token(sender)
-            admission: Admission | None = Admission(token, new_token, quota or Quota("-", 0))
+            admission: Admission | None = Admission(token, new_token, quota or NO_QUOTA)
             issued: str | None = None
             if message_id is not None:
                 # Let in first, then reserved: a retry of this message gets the earlier answer.

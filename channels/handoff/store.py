@@ -164,6 +164,9 @@ class Quota:
     limit: int
 
 
+NO_QUOTA = Quota("-", 0)  # no request budget to count against
+
+
 @dataclass(frozen=True)
 class Admission:
     """A customer request's credentials: the token it carries (None: none), the token
@@ -366,7 +369,7 @@ class HandoffStore:
         `quota`, a caller who owns the sender is counted against it (TooManyRequests
         beyond it): all in one round trip. (Tokens are kept and compared as SHA-256
         digests.)"""
-        quota = quota or Quota("-", 0)
+        quota = quota or NO_QUOTA
         result = await self._run(
             "admit_customer",
             [self.keys.conversation(conversation_id), self.keys.rate(quota.subject, int(time.time()))],
@@ -427,7 +430,7 @@ class HandoffStore:
     ) -> tuple[list[str], list[str]]:
         """The keys and arguments of `receive_customer_message`'s step (lua/customer_message_step.lua)."""
         k = self.keys
-        quota = admission.quota if admission is not None else Quota("-", 0)
+        quota = admission.quota if admission is not None else NO_QUOTA
         keys = [
             *self._human_message_keys(conversation_id),
             k.rate(quota.subject, int(time.time())),
@@ -455,7 +458,7 @@ class HandoffStore:
         self, result: Any, admission: Admission | None = None, desk: DeskSettings | None = None
     ) -> IncomingResult:
         """What the step's answer says (its refusals raised as errors)."""
-        quota = admission.quota if admission is not None else Quota("-", 0)
+        quota = admission.quota if admission is not None else NO_QUOTA
         status = _text(result[0])
         self._check_admission(status, quota)
         state, message_id, resume, issued = (_text(r) for r in result[1:5])
@@ -642,7 +645,7 @@ class HandoffStore:
         settings store their own `max_chats_per_agent` (read inside the script);
         `quota`, when given, counts this request against the caller's budget first."""
         k = self.keys
-        quota = quota or Quota("-", 0)
+        quota = quota or NO_QUOTA
         result = await self._run(
             "claim",
             [
@@ -689,7 +692,7 @@ class HandoffStore:
     ) -> Message:
         """The assigned agent's message; `quota`, when given, counts the request first."""
         k = self.keys
-        quota = quota or Quota("-", 0)
+        quota = quota or NO_QUOTA
         at = now_ms()
         extra = {"agent": agent_id, "agent_name": agent_name}
         result = await self._run(
@@ -914,7 +917,7 @@ class HandoffStore:
         index = {"waiting": k.waiting, "live": k.all_conversations, "all": k.all_conversations}.get(view)
         if index is None:
             raise ValueError(f"no JSON page for view {view!r}")
-        quota = quota or Quota("-", 0)
+        quota = quota or NO_QUOTA
         since = now_ms() - LIVE_WINDOW_MS
         reply = await self._script(
             "conversation_page",
