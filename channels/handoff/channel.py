@@ -24,6 +24,7 @@ from channels.handoff import (
 from channels.handoff.bridge import ConversationBridge
 from channels.handoff.config import HandoffConfig
 from channels.handoff.context import ChannelContext, rasa_bridge
+from channels.handoff.cors import lighten_cors
 from channels.handoff.http import api, runtime_of
 from channels.handoff.lock_store import sharing_redis
 from channels.handoff.output import TranscriptOutputChannel
@@ -84,6 +85,7 @@ class HandoffInput(InputChannel):
             # loop for 0.5-1 s (every pushed frame waits). Frozen, they are skipped.
             gc.collect()
             gc.freeze()
+            lighten_cors(app)  # Sanic-CORS adds its middleware as the server starts
             if not self.config.redis_cluster:  # a customer's step and Rasa's ticket in one round trip
                 runtime = app.ctx.handoff
                 agent = getattr(app.ctx, "agent", None)
