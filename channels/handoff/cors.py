@@ -21,7 +21,7 @@ def lighten_cors(app: Sanic) -> int:
     found = 0
     for index, middleware in enumerate(app.response_middleware):
         if getattr(middleware, "func", None) is unapplied_cors_response_middleware:
-            app.response_middleware[index] = CorsUnlessEvaluated(middleware)
+            app.response_middleware[index] = CorsUnlessEvaluated(middleware)  # type: ignore[arg-type]
             found += 1
     return found
 
