@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
 
-from channels.handoff.redis_pipe import PipelinedRedis, pack_command
+from channels.handoff.redis_pipe import PipelinedRedis, _Connection, pack_command
 from tests.redis_server import RedisServer, free_port
 
 
@@ -81,6 +81,15 @@ async def test_credentials_and_database_come_from_the_url(own_redis: RedisServer
     with pytest.raises(RedisError):
         await wrong.execute("GET", "where")
     await pipe.close()
+
+
+async def test_a_command_on_a_connection_lost_before_it_was_sent_fails_at_once() -> None:
+    # Redis may drop a connection between its opening and the first command on it (a
+    # restart): nothing would ever answer that command, so it fails rather than waits.
+    connection = _Connection()
+    connection.connection_lost(None)
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(connection.send(pack_command(("PING",))), 1)
 
 
 async def test_a_killed_redis_fails_the_waiting_and_the_next_command_reconnects(own_redis: RedisServer) -> None:

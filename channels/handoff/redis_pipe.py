@@ -90,6 +90,9 @@ class _Connection(asyncio.Protocol):
         caller's synchronous work goes on."""
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
+        if self.closed:  # lost while its caller waited for it to open: nothing would answer
+            waiter.set_exception(ConnectionError("Connection to Redis lost."))
+            return waiter
         self.waiters.append((waiter, time.monotonic()))
         if not self.unsent and not at_once:
             loop.call_soon(self.flush)
