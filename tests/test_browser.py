@@ -745,6 +745,42 @@ async def test_an_away_agent_is_not_notified(stack: Stack, browser: Browser, sec
     assert log.unexpected([]) == [], log.errors
 
 
+async def test_the_waiting_list_keeps_keyboard_focus_as_it_changes(
+    stack: Stack, browser: Browser, second: ApiClient
+) -> None:
+    """An agent on the keyboard has a waiting customer focused; another customer arrives
+    and the list is drawn anew: the focus stays on the same customer, and Enter opens it."""
+    log = ConsoleLog()
+    console = await open_page(browser, f"{stack.rasa[0].handoff}/console/", log, "focus-console", DESKTOP)
+    await sign_in(console, agent_token("kim", name="Kim Ito"))
+    await console.get_by_role("tab", name=re.compile("^Waiting")).click()
+    tokens: list[str] = []
+
+    async def hand_over(prefix: str) -> str:
+        sender = f"{prefix}-{os.urandom(4).hex()}"
+        status, answer = await second.say(sender, GIBBERISH)
+        assert status == 200 and answer["state"] == "waiting", answer
+        tokens.append(answer["customer_token"])
+        return sender
+
+    try:
+        first = await hand_over("focused")
+        item = waiting_item(console, first)
+        await item.focus()
+        await expect(item).to_be_focused()
+        later = await hand_over("arriving")
+        await expect(waiting_item(console, later)).to_be_visible()  # the list was drawn anew
+        assert await console.evaluate("document.activeElement.dataset.id") == first
+        await console.keyboard.press("Enter")
+        await expect(console.get_by_role("button", name="Start Chat")).to_be_visible()
+        await expect(console.locator("#conversation-list .item[aria-current=true]")).to_have_attribute("data-id", first)
+    finally:
+        for token in tokens:  # the other tests find the queue as it was
+            status, _ = await second.request("POST", "/customer/cancel", token=token)
+            assert status == 200
+    assert log.unexpected([]) == [], log.errors
+
+
 async def test_add_to_training_proposes_an_intent_with_an_entity(
     stack: Stack, browser: Browser, first: ApiClient, second: ApiClient
 ) -> None:

@@ -291,7 +291,13 @@ function renderLists() {
 
   const list = $("conversation-list");
   const items = state.lists[state.view];
+  // The list is drawn anew on every change: a keyboard user keeps their place on it.
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.id : undefined;
   list.replaceChildren(...items.map((c) => listItem(c)));
+  if (focused !== undefined) {
+    const again = [...list.querySelectorAll(".item")].find((item) => item.dataset.id === focused);
+    if (again) again.focus({ preventScroll: true });
+  }
   $("empty-list").hidden = items.length > 0 || !state.loaded;
   $("empty-text").textContent = EMPTY_TEXT[state.view];
   $("list-hint").textContent = HINTS[state.view];
