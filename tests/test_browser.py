@@ -6,9 +6,10 @@ with UPDATE_SCREENSHOTS=1 it refreshes the README's in docs/images/ too."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -63,6 +64,27 @@ def bot_bubbles(chat: Page, text: str) -> Locator:
 
 def waiting_item(console: Page, sender: str) -> Locator:
     return console.locator(f'#conversation-list .item[data-id="{sender}"]')
+
+
+@contextlib.asynccontextmanager
+async def waiting_customers(api: ApiClient) -> AsyncIterator[Callable[[str], Awaitable[str]]]:
+    """`hand_over(prefix)`: a new customer handed over through `api` (gibberish), their
+    id returned; each leaves the queue again at the end, so the other tests find it as it was."""
+    tokens: list[str] = []
+
+    async def hand_over(prefix: str) -> str:
+        sender = f"{prefix}-{os.urandom(4).hex()}"
+        status, answer = await api.say(sender, GIBBERISH)
+        assert status == 200 and answer["state"] == "waiting", answer
+        tokens.append(answer["customer_token"])
+        return sender
+
+    try:
+        yield hand_over
+    finally:
+        for token in tokens:
+            status, _ = await api.request("POST", "/customer/cancel", token=token)
+            assert status == 200
 
 
 async def test_two_agents_one_customer_in_the_browser(stack: Stack, browser: Browser) -> None:
@@ -715,16 +737,7 @@ async def test_an_away_agent_is_not_notified(stack: Stack, browser: Browser, sec
     await presence.select_option("away")
     await expect(console.locator(".toast").filter(has_text="You are Away.")).to_be_visible()
     tones = await console.evaluate("window.__tones")
-    tokens: list[str] = []
-
-    async def hand_over(prefix: str) -> str:
-        sender = f"{prefix}-{os.urandom(4).hex()}"
-        status, answer = await second.say(sender, GIBBERISH)
-        assert status == 200 and answer["state"] == "waiting", answer
-        tokens.append(answer["customer_token"])
-        return sender
-
-    try:
+    async with waiting_customers(second) as hand_over:
         quiet = await hand_over("while-away")
         await expect(waiting_item(console, quiet)).to_be_visible()  # the list still updates
         await expect(console).to_have_title(re.compile(r"^\(\d+\) Handoff console$"))
@@ -738,10 +751,6 @@ async def test_an_away_agent_is_not_notified(stack: Stack, browser: Browser, sec
         await expect(console.locator(".toast").filter(has_text=f"New customer waiting: {loud}")).to_be_visible()
         await expect(console.locator(".toast").filter(has_text=f"New customer waiting: {quiet}")).to_have_count(0)
         assert await console.evaluate("window.__tones") > tones, "Online, yet no sound was played"
-    finally:
-        for token in tokens:  # the other tests find the queue as it was
-            status, _ = await second.request("POST", "/customer/cancel", token=token)
-            assert status == 200
     assert log.unexpected([]) == [], log.errors
 
 
@@ -754,16 +763,7 @@ async def test_the_waiting_list_keeps_keyboard_focus_as_it_changes(
     console = await open_page(browser, f"{stack.rasa[0].handoff}/console/", log, "focus-console", DESKTOP)
     await sign_in(console, agent_token("kim", name="Kim Ito"))
     await console.get_by_role("tab", name=re.compile("^Waiting")).click()
-    tokens: list[str] = []
-
-    async def hand_over(prefix: str) -> str:
-        sender = f"{prefix}-{os.urandom(4).hex()}"
-        status, answer = await second.say(sender, GIBBERISH)
-        assert status == 200 and answer["state"] == "waiting", answer
-        tokens.append(answer["customer_token"])
-        return sender
-
-    try:
+    async with waiting_customers(second) as hand_over:
         first = await hand_over("focused")
         item = waiting_item(console, first)
         await item.focus()
@@ -774,10 +774,6 @@ async def test_the_waiting_list_keeps_keyboard_focus_as_it_changes(
         await console.keyboard.press("Enter")
         await expect(console.get_by_role("button", name="Start Chat")).to_be_visible()
         await expect(console.locator("#conversation-list .item[aria-current=true]")).to_have_attribute("data-id", first)
-    finally:
-        for token in tokens:  # the other tests find the queue as it was
-            status, _ = await second.request("POST", "/customer/cancel", token=token)
-            assert status == 200
     assert log.unexpected([]) == [], log.errors
 
 

@@ -1051,8 +1051,9 @@ class HandoffStore:
         undecoded, read on the pipelined connection when there is one (redis-py's
         reply conversion costs more than the read)."""
         if self.pipe is not None:
-            return _entries(await self.pipe.execute("XRANGE", self.keys.events, f"({after}", "+", "COUNT", limit))
-        return list(await self.redis.xrange(self.keys.events, min=f"({after}", max="+", count=limit))
+            reply = await self.pipe.execute("XRANGE", self.keys.events, stream_id_after(after), "+", "COUNT", limit)
+            return _entries(reply)
+        return list(await self.redis.xrange(self.keys.events, min=stream_id_after(after), max="+", count=limit))
 
     async def wait_for_entries(self, after: str, block_ms: int, limit: int = 1000) -> list[tuple[Any, Any]]:
         """Blocks up to `block_ms` for feed events after `after` (XREAD BLOCK): (id,
