@@ -1013,7 +1013,7 @@ async def test_pages_built_in_redis_equal_the_parsed_lists(store: HandoffStore) 
     fields and values as the lists built in Python."""
     for index in range(7):
         await waiting_conversation(store, f"w{index}")
-    await store.receive_customer_message("odd", 'quotes " and \\ backslash, ünïcode, emoji 😀')
+    await store.receive_customer_message("odd", 'quotes " and \\ backslash, a / slash, a\ttab, ünïcode, emoji 😀')
     assert await store.start_waiting("odd", "request_human")
     await store.claim("w3", "alice", "Alice")
     await store.receive_customer_message("bot-only", "hello")
@@ -1024,6 +1024,7 @@ async def test_pages_built_in_redis_equal_the_parsed_lists(store: HandoffStore) 
             parsed = [c.to_dict() for c in await store.list_conversations(view, "alice", limit, offset)]
             assert built == parsed, (view, limit, offset)
     assert len(json.loads(await store.conversation_page_json("waiting"))) == 7
+    assert await store.conversation_page_json("live", 100, 50) == b"[]"  # an empty page is a list
 
 
 async def test_a_page_counts_its_request_and_is_refused_over_the_limit(store: HandoffStore) -> None:

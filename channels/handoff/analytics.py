@@ -49,7 +49,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import resources
 from typing import Any, NamedTuple, cast
 
 import ujson
@@ -413,8 +412,6 @@ class Analytics:
         self.retry_s = retry_s
         self.batch = batch
         self.top_kept = top_kept
-        self._apply_source = (resources.files("channels.handoff") / "lua" / "count_events.lua").read_text()
-        self._apply = self.redis.register_script(self._apply_source)
         self._follower = FollowerTask(self._follow)
         self._lease_sure_until = 0.0  # monotonic time until which the lease is surely this process's
         self._cursor: str | None = None  # the counted cursor as this process last applied it
@@ -506,17 +503,11 @@ class Analytics:
             tally.add(event)
         trimmed = await self._trimmed_fallbacks(tally)
         keys, payload = self._changes(tally, trimmed, cursor, last)
-        if not await self._applied(keys, ujson.dumps(payload)):
+        if not await self.store.apply_counted(keys, ujson.dumps(payload)):
             self._cursor = None  # another process counted these first: read where it got to
             return False, cursor
         self._cursor = last
         return len(entries) < self.batch, last
-
-    async def _applied(self, keys: list[str], payload: str) -> bool:
-        """Runs lua/count_events.lua, on the store's pipelined connection when it has one."""
-        if self.store.pipe is not None:
-            return bool(await self.store.pipe.run_script(self._apply_source, keys, [payload]))
-        return bool(await self._apply(keys=keys, args=[payload]))
 
     async def _trimmed_fallbacks(self, tally: Tally) -> list[str]:
         """The rarest fallback texts to forget, keeping about `top_kept`."""

@@ -329,6 +329,7 @@ class HandoffStore:
                 "admit_customer",
                 "forget_recorded",
                 "forget_recorders",
+                "count_events",
             )
         }
         self._stored_settings = StoredSettings()  # the desk's settings, parsed once per change
@@ -1054,6 +1055,11 @@ class HandoffStore:
             reply = await self.pipe.execute("XRANGE", self.keys.events, stream_id_after(after), "+", "COUNT", limit)
             return _entries(reply)
         return list(await self.redis.xrange(self.keys.events, min=stream_id_after(after), max="+", count=limit))
+
+    async def apply_counted(self, keys: Sequence[str], changes: str) -> bool:
+        """Applies a batch of counted feed events (lua/count_events.lua: `changes` is its
+        JSON argument) if the counted cursor has not moved meanwhile; False when it had."""
+        return bool(await self._script("count_events", keys, [changes]))
 
     async def wait_for_entries(self, after: str, block_ms: int, limit: int = 1000) -> list[tuple[Any, Any]]:
         """Blocks up to `block_ms` for feed events after `after` (XREAD BLOCK): (id,
