@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from tests.settle import settled
 
 PAGE = "/webhooks/handoff/agent/conversations?view=waiting"
 AGENTS = 60
+# The page's script takes a millisecond or more; each command it calls, microseconds.
+PAGE_SCRIPT_LOGGED_FROM_US = 100
 
 
 @dataclass
@@ -32,8 +35,15 @@ class QueueCosts:
     """Latencies at one queue length."""
 
     length: int
+    # The first page, from the request's first byte sent to the answer's last byte in.
     page: list[float] = field(default_factory=list)
     page_size: int = 0
+    page_bytes: int = 0
+    # The bench client's own decoding of the page's JSON (Python's json), timed apart:
+    # the client's work, not the server's answer.
+    page_parse: list[float] = field(default_factory=list)
+    # What Redis spent running the page's script (SLOWLOG), in seconds.
+    page_redis: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
     enqueue: list[float] = field(default_factory=list)
     claim: list[float] = field(default_factory=list)
@@ -114,19 +124,26 @@ async def queue_costs(stack: BenchStack, store: HandoffStore, length: int, sampl
     http = HttpConnection("127.0.0.1", stack.server.port)
     for _ in range(20):  # warm the connection and the code path
         await http.json("GET", PAGE, next(tokens))
+    await slowlog_slower_than(store.redis, PAGE_SCRIPT_LOGGED_FROM_US)
     for _ in range(samples):
+        headers = {"Authorization": f"Bearer {next(tokens)}"}
         start = time.perf_counter()
-        status, answer = await http.json("GET", PAGE, next(tokens))
+        status, body = await http.request("GET", PAGE, headers)
         costs.page.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        answer = json.loads(body)
+        costs.page_parse.append(time.perf_counter() - start)
         if status != 200:
             raise RuntimeError(f"the Waiting list answered {status}: {answer!r}")
-        costs.page_size = len(answer["conversations"])
+        costs.page_size, costs.page_bytes = len(answer["conversations"]), len(body)
         # The floor: an agent request that reads nothing (token check, rate limit).
         start = time.perf_counter()
         status, answer = await http.json("GET", "/webhooks/handoff/agent/me", next(tokens))
         costs.floor.append(time.perf_counter() - start)
         if status != 200:
             raise RuntimeError(f"/agent/me answered {status}: {answer!r}")
+    page_sha = script_sha(store, "conversation_page")
+    costs.page_redis = [seconds for words, seconds in await evalsha_entries(store.redis) if words[1] == page_sha]
     for index in range(samples):
         probe = f"probe-{length}-{index:04d}"
         await store.receive_customer_message(probe, TEXT)
@@ -191,8 +208,15 @@ def script_sha(store: HandoffStore, name: str) -> str:
 
 async def slowlog_everything(redis: Redis) -> None:
     """Makes Redis log every command with its duration, from now on."""
+    await slowlog_slower_than(redis, 0)
+
+
+async def slowlog_slower_than(redis: Redis, micros: int) -> None:
+    """Makes Redis log every command that takes `micros` or longer, from now on. (Redis
+    logs the commands a script calls too: a threshold above theirs keeps them, and
+    what logging them costs, out of the script's own duration.)"""
     await redis.config_set("slowlog-max-len", 100_000)
-    await redis.config_set("slowlog-log-slower-than", 0)
+    await redis.config_set("slowlog-log-slower-than", micros)
     await redis.slowlog_reset()
 
 

@@ -1,4 +1,4 @@
-"""The bench's bootstrap interval of a ratio over pairs of rounds (bench/stats.py)."""
+"""The bench's statistics (bench/stats.py) and how its report reads them (bench/report.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import pytest
 
 from bench.botpath import PROBES_HELD, CapacityProbes, ChannelRun, PacedOutside
 from bench.checks import TIMES, Check
+from bench.report import page_parts
 from bench.stats import median, paired_ratio_interval, wait_growth
+from bench.waiting import QueueCosts, WaitingResult
 
 
 def test_the_interval_holds_the_ratio_and_widens_with_rounds_that_disagree() -> None:
@@ -103,3 +105,21 @@ def test_wait_growth_refuses_a_queue_that_never_drains() -> None:
     for busy in (1.0, 1.2, -0.1):
         with pytest.raises(ValueError):
             wait_growth(busy)
+
+
+def _waiting(page_ms: list[float], script_ms: list[float]) -> WaitingResult:
+    seconds = [[value / 1000 for value in values] for values in (page_ms, script_ms, [1.0] * 3, [0.5] * 3)]
+    costs = QueueCosts(
+        10_000, page=seconds[0], page_size=100, page_bytes=31_000, page_redis=seconds[1], floor=seconds[2]
+    )
+    costs.page_parse = seconds[3]
+    return WaitingResult([costs], [])
+
+
+def test_the_first_pages_parts_are_named_and_a_rest_within_their_noise_is_said_so() -> None:
+    (spread,) = page_parts(_waiting([3.0, 3.2, 3.4], [1.5, 1.6, 1.7]))
+    assert "3.20 ms go" in spread and "1.00 ms for any agent request" in spread and "1.60 ms for the page's" in spread
+    assert "0.60 ms for the rest" in spread and "in 0.50 ms (Python's json)" in spread
+    (tight,) = page_parts(_waiting([2.5, 2.6, 2.7], [1.55, 1.6, 1.65]))
+    assert "within their noise" in tight and "for the rest" not in tight
+    assert page_parts(WaitingResult([QueueCosts(100, page=[0.003], floor=[0.001])], [])) == []  # an older run's
