@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 TIMES = "\u00d7"  # the unit of ratios
+WHOLE_UNITS = ("/s", "B")  # rates and sizes: shown in whole units, however small
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Check:
         if self.unit in ("ms", "s"):
             digits = 2 if abs(value) < 10 else 1
             return f"{value:.{digits}f} {self.unit}"
-        if abs(value) >= 100:
+        if abs(value) >= 100 or self.unit in WHOLE_UNITS:
             return f"{value:,.0f} {self.unit}".strip()
         return f"{value:.2f} {self.unit}".strip()
 

@@ -123,3 +123,9 @@ def test_the_first_pages_parts_are_named_and_a_rest_within_their_noise_is_said_s
     (tight,) = page_parts(_waiting([2.5, 2.6, 2.7], [1.55, 1.6, 1.65]))
     assert "within their noise" in tight and "for the rest" not in tight
     assert page_parts(WaitingResult([QueueCosts(100, page=[0.003], floor=[0.001])], [])) == []  # an older run's
+
+
+def test_a_rate_missed_by_a_little_is_shown_in_whole_units() -> None:
+    check = Check("3", "claims per second", 2_934.0, 3_000, "/s", higher_is_better=True)
+    assert check.verdict == "**missed, by 66 /s (2%)**"
+    assert Check("4", "first page", 3.57, 5, "ms").verdict == "met, by 1.43 ms (29%)"
