@@ -735,7 +735,7 @@ def claims_rows(claims: ClaimsResult) -> list[list[str]]:
             [
                 f"{run.name}, {layout}",
                 f"{run.requests:,}",
-                f"{run.per_second:,.0f}/s",
+                f"{run.decided_per_second:,.0f}/s",
                 ms(s.p50),
                 ms(s.p99),
                 f"{run.cpu_us_per_request(per_request_cpu):,.0f} µs",
@@ -770,10 +770,10 @@ def claims_section(claims: ClaimsResult, one: ClaimsResult | None, profile: Prof
     ]
     for run in runs:
         lines.append(
-            f"- **{run.processes} process{'es' if run.processes > 1 else ''}: {run.claims.per_second:,.0f} claim"
-            f" requests per second**, {run.ratio:.2f}{TIMES} the bare Sanic endpoint ({run.bare.per_second:,.0f}/s);"
-            f" won claims {run.wins_per_second:,.0f}/s; decided (200 or 409, not refused by the agents' rate"
-            f" limit) {(run.claims.statuses[200] + run.claims.statuses[409]) / run.claims.seconds:,.0f}/s."
+            f"- **{run.processes} process{'es' if run.processes > 1 else ''}: {run.claims.decided_per_second:,.0f}"
+            f" claim requests decided per second** (answered 200 or 409), {run.ratio:.2f}{TIMES} the bare Sanic"
+            f" endpoint ({run.bare.decided_per_second:,.0f}/s); won claims {run.wins_per_second:,.0f}/s;"
+            f" refused by the agents' rate limit (429, not counted) {run.claims.statuses[429]:,}."
             f" Correctness under the race: {run.wins:,} conversations"
             f" claimed, each exactly once ({run.double_wins} with two winners, {run.wrong_refusals} refusals naming"
             " a wrong winner)."

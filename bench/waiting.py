@@ -119,7 +119,7 @@ async def queue_costs(stack: BenchStack, store: HandoffStore, length: int, sampl
     # Measured in the steady state: the server has counted the new events into its analytics.
     await settled(store.redis, timeout_s=120)
     costs = QueueCosts(length)
-    # Agents may send 50 requests a second each: the probes take turns among many.
+    # The probes take turns among many agents, as a desk's would (each has a request limit).
     tokens = itertools.cycle([agent_token(f"pager{i:02d}") for i in range(AGENTS)])
     http = HttpConnection("127.0.0.1", stack.server.port)
     for _ in range(20):  # warm the connection and the code path

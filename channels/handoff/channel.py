@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +21,7 @@ from channels.handoff import (
     sockets,
 )
 from channels.handoff.bridge import ConversationBridge
+from channels.handoff.collector import settle_collector
 from channels.handoff.config import HandoffConfig
 from channels.handoff.context import ChannelContext, rasa_bridge
 from channels.handoff.cors import lighten_cors
@@ -80,11 +80,7 @@ class HandoffInput(InputChannel):
 
         @bp.listener("after_server_start")
         async def settle(app: Sanic, _: Any) -> None:
-            # Rasa has loaded the model by now: ~700,000 long-lived objects. Left to the
-            # garbage collector, each full collection scans them all and stops the event
-            # loop for 0.5-1 s (every pushed frame waits). Frozen, they are skipped.
-            gc.collect()
-            gc.freeze()
+            settle_collector()  # Rasa has loaded the model by now (collector.py)
             lighten_cors(app)  # Sanic-CORS adds its middleware as the server starts
             if not self.config.redis_cluster:  # a customer's step and Rasa's ticket in one round trip
                 runtime = app.ctx.handoff
