@@ -4,11 +4,12 @@ uvloop), answering a claim-sized JSON without touching anything."""
 from __future__ import annotations
 
 import sys
-import time
 
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
+
+from bench.bare_answer import claim_answer
 
 app = Sanic("bench_bare")
 
@@ -20,18 +21,7 @@ async def health(request: Request) -> HTTPResponse:
 
 @app.post("/claim/<conversation_id:str>")
 async def claim(request: Request, conversation_id: str) -> HTTPResponse:
-    now = int(time.time() * 1000)
-    return json(
-        {
-            "id": conversation_id,
-            "state": "assigned",
-            "agent": request.headers.get("authorization", "")[-8:],
-            "agent_name": "Racer",
-            "waiting_since": now,
-            "claimed_at": now,
-            "reason": "nlu_fallback",
-        }
-    )
+    return json(claim_answer(request, conversation_id))
 
 
 if __name__ == "__main__":

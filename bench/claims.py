@@ -75,6 +75,7 @@ class ClaimsResult:
     wrong_refusals: int
     prepared: int
     processes: int = 1  # Rasa processes sharing the agents (and bare Sanic processes beside them)
+    in_rasa: LoadRun | None = None  # the bare answer from a route inside the Rasa process(es)
 
     @property
     def ratio(self) -> float:
@@ -180,32 +181,38 @@ async def measure(
     log(f"  prepared in {time.perf_counter() - began:.1f} s")
     await settled(redis, timeout_s=120)  # the server has counted the new events into its analytics
     bares = [BareServer() for _ in servers]
-    claims, baseline = LoadRun("claims"), LoadRun("bare Sanic")
+    claims, baseline, in_rasa = LoadRun("claims"), LoadRun("bare Sanic"), LoadRun("bare route in Rasa")
     outcomes: dict[str, list[tuple[int, str | None]]] = {}
     tokens = [agent_token(f"racer{i:03d}") for i in range(agents)]
     try:
         handoff_conns = [HttpConnection("127.0.0.1", servers[i % len(servers)].port) for i in range(agents)]
         bare_conns = [HttpConnection("127.0.0.1", bares[i % len(bares)].port) for i in range(agents)]
+        in_rasa_conns = [HttpConnection("127.0.0.1", servers[i % len(servers)].port) for i in range(agents)]
         remaining = raced(ids, race)
         rasa_pids = {("rasa" if i == 0 else f"rasa {i + 1}"): s.process.pid for i, s in enumerate(servers)}
         bare_pids = {("bare Sanic" if i == 0 else f"bare Sanic {i + 1}"): b.process.pid for i, b in enumerate(bares)}
         others = {name: pid for name, pid in stack.pids().items() if pid not in rasa_pids.values()}
         meter = CpuMeter({**others, **rasa_pids, **bare_pids})
         commands = CommandMeter(redis)
+        # name: connections, health path, claim path prefix of the bare answers, run
+        bare_kinds = {
+            "bare": (bare_conns, "/", "/claim/", baseline),
+            "in Rasa": (in_rasa_conns, "/webhooks/bare/", "/webhooks/bare/claim/", in_rasa),
+        }
+        order = ["bare", "claims", "in Rasa"]
+        counter = iter(range(10**9))
         for index in range(rounds):
-            for name in ("bare", "claims") if index % 2 == 0 else ("claims", "bare"):
+            for name in order[index % 3 :] + order[: index % 3]:
                 # Open (and warm) every connection before the clock starts.
-                conns = bare_conns if name == "bare" else handoff_conns
-                health = "/" if name == "bare" else "/webhooks/handoff/"
+                if name == "claims":
+                    conns, health, run = handoff_conns, "/webhooks/handoff/", claims
+                else:
+                    conns, health, prefix, run = bare_kinds[name]
                 await asyncio.gather(*(c.request("GET", health) for c in conns))
-                run = baseline if name == "bare" else claims
                 await commands.start()
                 meter.start()
-                if name == "bare":
-                    counter = iter(range(10**9))
-                    await run_round(
-                        conns, tokens, (f"c{n}" for n in counter), lambda c: f"/claim/{c}", duration_s, run, None
-                    )
+                if name != "claims":
+                    await run_round(conns, tokens, (f"c{n}" for n in counter), prefix.__add__, duration_s, run, None)
                 else:
                     await run_round(
                         conns,
@@ -221,9 +228,9 @@ async def measure(
                 run.commands.update(await commands.stop())
             log(
                 f"  round {index + 1}/{rounds}: claims {claims.per_second:,.0f}/s so far,"
-                f" bare Sanic {baseline.per_second:,.0f}/s so far"
+                f" bare Sanic {baseline.per_second:,.0f}/s so far, the bare route in Rasa {in_rasa.per_second:,.0f}/s"
             )
-        for conn in handoff_conns + bare_conns:
+        for conn in handoff_conns + bare_conns + in_rasa_conns:
             conn.close()
     finally:
         for bare in bares:
@@ -235,4 +242,4 @@ async def measure(
         wins += len(winners) == 1
         double += len(winners) > 1
         wrong += sum(1 for status, agent in seen if status == 409 and winners and agent != winners[0])
-    return ClaimsResult(agents, race, claims, baseline, wins, double, wrong, prepared, len(servers))
+    return ClaimsResult(agents, race, claims, baseline, wins, double, wrong, prepared, len(servers), in_rasa)

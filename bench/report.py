@@ -728,7 +728,10 @@ def gc_text(profile: ProfileReport) -> str:
 def claims_rows(claims: ClaimsResult) -> list[list[str]]:
     rows = []
     layout = f"{claims.processes} process{'es' if claims.processes > 1 else ''}"
-    for run, per_request_cpu in ((claims.claims, "rasa"), (claims.bare, "bare Sanic")):
+    runs = [(claims.claims, "rasa"), (claims.bare, "bare Sanic")]
+    if claims.in_rasa is not None:
+        runs.append((claims.in_rasa, "rasa"))
+    for run, per_request_cpu in runs:
         s = Summary.of(run.latencies)
         statuses = ", ".join(f"{status}: {count:,}" for status, count in sorted(run.statuses.items()))
         rows.append(
@@ -746,6 +749,23 @@ def claims_rows(claims: ClaimsResult) -> list[list[str]]:
     return rows
 
 
+def cost_split(run: ClaimsResult) -> str:
+    """What a claim costs over a bare request: the Rasa process's share and the channel's."""
+    assert run.in_rasa is not None
+    claim = run.claims.cpu_us_per_request("rasa")
+    bare = run.bare.cpu_us_per_request("bare Sanic")
+    inside = run.in_rasa.cpu_us_per_request("rasa")
+    layout = f"{run.processes} process{'es' if run.processes > 1 else ''}"
+    return (
+        f"- What a claim costs over a bare request ({layout}): {claim:,.0f} µs of server CPU against {bare:,.0f} µs"
+        f" for the bare endpoint in a process of its own and {inside:,.0f} µs for the same answer from a bare route"
+        f" inside the Rasa process (`bench/bare_channel.py`). The Rasa process adds {inside - bare:,.0f} µs to any"
+        f" request (Rasa's Sanic app and middleware, a heap of ~750,000 objects); the channel's work adds"
+        f" {claim - inside:,.0f} µs (the token check, the route, the claim script's call on the pipelined Redis"
+        " connection, the answer, and the process's feed followers counting the two events a claim emits)."
+    )
+
+
 def claims_section(claims: ClaimsResult, one: ClaimsResult | None, profile: ProfileReport | None) -> str:
     """`claims`: the agents spread over two processes (the target); `one`: one process."""
     runs = [r for r in (one, claims) if r is not None]
@@ -758,7 +778,8 @@ def claims_section(claims: ClaimsResult, one: ClaimsResult | None, profile: Prof
         f" then {claims.agents} agents, each with its own token and keep-alive connection, claimed them through"
         f" `POST /agent/conversations/<id>/claim`, {claims.race} agents on each conversation at once (one wins, the"
         " others get 409 `already_assigned` naming the winner). In the same run, alternating rounds, the same client"
-        " drove a bare Sanic JSON endpoint (same Sanic, one worker, uvloop) answering a claim-sized JSON. Measured"
+        " drove a bare Sanic JSON endpoint (same Sanic, one worker, uvloop) answering a claim-sized JSON, and a"
+        " bare route inside the Rasa process giving the same answer. Measured"
         " twice: on one `rasa run`, then with the agents spread over two `rasa run` processes on the same Redis"
         " (as a load balancer would; the design is stateless) beside two bare Sanic processes.",
         "",
@@ -780,6 +801,7 @@ def claims_section(claims: ClaimsResult, one: ClaimsResult | None, profile: Prof
             f" claimed, each exactly once ({run.double_wins} with two winners, {run.wrong_refusals} refusals naming"
             " a wrong winner)."
         )
+    lines += [cost_split(run) for run in runs if run.in_rasa is not None]
     if one is not None and claims.claims.decided_per_second < 1.1 * one.claims.decided_per_second:
         busy = sum(claims.claims.cpu.values()) / claims.claims.seconds
         lines.append(

@@ -8,7 +8,8 @@ import pytest
 
 from bench.botpath import PROBES_HELD, CapacityProbes, ChannelRun, PacedOutside
 from bench.checks import TIMES, Check
-from bench.report import page_parts
+from bench.claims import ClaimsResult, LoadRun
+from bench.report import cost_split, page_parts
 from bench.stats import median, paired_ratio_interval, wait_growth
 from bench.waiting import QueueCosts, WaitingResult
 
@@ -129,3 +130,22 @@ def test_a_rate_missed_by_a_little_is_shown_in_whole_units() -> None:
     check = Check("3", "claims per second", 2_934.0, 3_000, "/s", higher_is_better=True)
     assert check.verdict == "**missed, by 66 /s (2%)**"
     assert Check("4", "first page", 3.57, 5, "ms").verdict == "met, by 1.43 ms (29%)"
+
+
+def _run(name: str, cpu: dict[str, float], statuses: dict[int, int]) -> LoadRun:
+    run = LoadRun(name, seconds=1.0, cpu=cpu)
+    run.statuses.update(statuses)
+    return run
+
+
+def test_a_claims_cost_is_split_between_the_rasa_process_and_the_channel() -> None:
+    claims = _run("claims", {"rasa": 0.125, "bench client": 0.04}, {200: 300, 409: 600, 429: 100})
+    bare = _run("bare Sanic", {"bare Sanic": 0.68}, {200: 10_000})
+    inside = _run("bare route in Rasa", {"rasa": 0.85}, {200: 10_000})
+    result = ClaimsResult(100, 3, claims, bare, 300, 0, 0, 1_000, in_rasa=inside)
+
+    assert claims.decided_per_second == 900  # the 429s are no claims
+    assert result.ratio == pytest.approx(0.09)
+    split = cost_split(result)
+    assert "125 µs of server CPU against 68 µs" in split and "85 µs for the same answer" in split
+    assert "The Rasa process adds 17 µs" in split and "the channel's work adds 40 µs" in split
