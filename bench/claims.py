@@ -5,6 +5,7 @@ bare Sanic JSON endpoint in the same run, rounds interleaved."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import signal
 import subprocess
@@ -50,6 +51,11 @@ class LoadRun:
         return self.requests / self.seconds if self.seconds else float("nan")
 
     @property
+    def cores_busy(self) -> float:
+        """CPU seconds of every process metered (the machine's other work included) per second of rounds."""
+        return sum(self.cpu.values()) / self.seconds if self.seconds else float("nan")
+
+    @property
     def decided(self) -> int:
         """Requests answered 200 or 409: a claim won or lost, not refused by the rate limit."""
         return self.statuses[200] + self.statuses[409]
@@ -78,6 +84,10 @@ class ClaimsResult:
     in_rasa: LoadRun | None = None  # the bare answer from a route inside the Rasa process(es)
 
     @property
+    def layout(self) -> str:
+        return f"{self.processes} process{'es' if self.processes > 1 else ''}"
+
+    @property
     def ratio(self) -> float:
         return self.claims.decided_per_second / self.bare.decided_per_second
 
@@ -86,7 +96,7 @@ class ClaimsResult:
         return self.wins / self.claims.seconds if self.claims.seconds else float("nan")
 
     def checks(self) -> list[Check]:
-        label = f"claims per second (100 agents racing, {self.processes} process{'es' if self.processes > 1 else ''})"
+        label = f"claims per second (100 agents racing, {self.layout})"
         return [Check("3", label, self.claims.decided_per_second, 3000, "/s", True)]
 
 
@@ -121,6 +131,13 @@ class BareServer:
                 self.process.wait()
 
 
+Outcomes = dict[str, list[tuple[int, str | None]]] | None  # each conversation's answers: status, winner
+
+
+def claim_path(conversation_id: str) -> str:
+    return f"/webhooks/handoff/agent/conversations/{conversation_id}/claim"
+
+
 def raced(ids: list[str], race: int) -> Iterator[str]:
     for conversation_id in ids:
         for _ in range(race):
@@ -134,7 +151,7 @@ async def run_round(
     path_of: Callable[[str], str],
     duration_s: float,
     run: LoadRun,
-    outcomes: dict[str, list[tuple[int, str | None]]] | None,
+    outcomes: Outcomes,
 ) -> None:
     """Every agent claims the next id until the time is up or the ids run out."""
     deadline = time.perf_counter() + duration_s
@@ -194,35 +211,22 @@ async def measure(
         others = {name: pid for name, pid in stack.pids().items() if pid not in rasa_pids.values()}
         meter = CpuMeter({**others, **rasa_pids, **bare_pids})
         commands = CommandMeter(redis)
-        # name: connections, health path, claim path prefix of the bare answers, run
-        bare_kinds = {
-            "bare": (bare_conns, "/", "/claim/", baseline),
-            "in Rasa": (in_rasa_conns, "/webhooks/bare/", "/webhooks/bare/claim/", in_rasa),
+        bare_ids = (f"c{n}" for n in itertools.count())  # the bare answers claim nothing: any id will do
+        # Each kind of round: its connections, health path, ids, path of a claim, run and outcomes kept.
+        kinds: dict[str, tuple[list[HttpConnection], str, Iterator[str], Callable[[str], str], LoadRun, Outcomes]] = {
+            "bare": (bare_conns, "/", bare_ids, "/claim/".__add__, baseline, None),
+            "claims": (handoff_conns, "/webhooks/handoff/", remaining, claim_path, claims, outcomes),
+            "in Rasa": (in_rasa_conns, "/webhooks/bare/", bare_ids, "/webhooks/bare/claim/".__add__, in_rasa, None),
         }
-        order = ["bare", "claims", "in Rasa"]
-        counter = iter(range(10**9))
+        order = list(kinds)
         for index in range(rounds):
-            for name in order[index % 3 :] + order[: index % 3]:
+            for name in order[index % len(order) :] + order[: index % len(order)]:
+                conns, health, round_ids, path_of, run, kept = kinds[name]
                 # Open (and warm) every connection before the clock starts.
-                if name == "claims":
-                    conns, health, run = handoff_conns, "/webhooks/handoff/", claims
-                else:
-                    conns, health, prefix, run = bare_kinds[name]
                 await asyncio.gather(*(c.request("GET", health) for c in conns))
                 await commands.start()
                 meter.start()
-                if name != "claims":
-                    await run_round(conns, tokens, (f"c{n}" for n in counter), prefix.__add__, duration_s, run, None)
-                else:
-                    await run_round(
-                        conns,
-                        tokens,
-                        remaining,
-                        lambda c: f"/webhooks/handoff/agent/conversations/{c}/claim",
-                        duration_s,
-                        run,
-                        outcomes,
-                    )
+                await run_round(conns, tokens, round_ids, path_of, duration_s, run, kept)
                 for process, used in meter.stop().items():
                     run.cpu[process] = run.cpu.get(process, 0.0) + used
                 run.commands.update(await commands.stop())

@@ -727,7 +727,6 @@ def gc_text(profile: ProfileReport) -> str:
 
 def claims_rows(claims: ClaimsResult) -> list[list[str]]:
     rows = []
-    layout = f"{claims.processes} process{'es' if claims.processes > 1 else ''}"
     runs = [(claims.claims, "rasa"), (claims.bare, "bare Sanic")]
     if claims.in_rasa is not None:
         runs.append((claims.in_rasa, "rasa"))
@@ -736,7 +735,7 @@ def claims_rows(claims: ClaimsResult) -> list[list[str]]:
         statuses = ", ".join(f"{status}: {count:,}" for status, count in sorted(run.statuses.items()))
         rows.append(
             [
-                f"{run.name}, {layout}",
+                f"{run.name}, {claims.layout}",
                 f"{run.requests:,}",
                 f"{run.decided_per_second:,.0f}/s",
                 ms(s.p50),
@@ -755,9 +754,8 @@ def cost_split(run: ClaimsResult) -> str:
     claim = run.claims.cpu_us_per_request("rasa")
     bare = run.bare.cpu_us_per_request("bare Sanic")
     inside = run.in_rasa.cpu_us_per_request("rasa")
-    layout = f"{run.processes} process{'es' if run.processes > 1 else ''}"
     return (
-        f"- What a claim costs over a bare request ({layout}): {claim:,.0f} µs of server CPU against {bare:,.0f} µs"
+        f"- What a claim costs over a bare request ({run.layout}): {claim:,.0f} µs of server CPU against {bare:,.0f} µs"
         f" for the bare endpoint in a process of its own and {inside:,.0f} µs for the same answer from a bare route"
         f" inside the Rasa process (`bench/bare_channel.py`). The Rasa process adds {inside - bare:,.0f} µs to any"
         f" request (Rasa's Sanic app and middleware, a heap of ~750,000 objects); the channel's work adds"
@@ -791,11 +789,11 @@ def claims_section(claims: ClaimsResult, one: ClaimsResult | None, profile: Prof
     ]
     for run in runs:
         lines.append(
-            f"- **{run.processes} process{'es' if run.processes > 1 else ''}: {run.claims.decided_per_second:,.0f}"
+            f"- **{run.layout}: {run.claims.decided_per_second:,.0f}"
             f" claim requests decided per second** (answered 200 or 409), {run.ratio:.2f}{TIMES} the bare Sanic"
             f" endpoint ({run.bare.decided_per_second:,.0f}/s); won claims {run.wins_per_second:,.0f}/s;"
             f" refused by the agents' rate limit (429, not counted) {run.claims.statuses[429]:,}."
-            f" Cores busy while it ran: {sum(run.claims.cpu.values()) / run.claims.seconds:.2f} (the client,"
+            f" Cores busy while it ran: {run.claims.cores_busy:.2f} (the client,"
             " Redis, the servers and any other work on the machine)."
             f" Correctness under the race: {run.wins:,} conversations"
             f" claimed, each exactly once ({run.double_wins} with two winners, {run.wrong_refusals} refusals naming"
@@ -803,11 +801,10 @@ def claims_section(claims: ClaimsResult, one: ClaimsResult | None, profile: Prof
         )
     lines += [cost_split(run) for run in runs if run.in_rasa is not None]
     if one is not None and claims.claims.decided_per_second < 1.1 * one.claims.decided_per_second:
-        busy = sum(claims.claims.cpu.values()) / claims.claims.seconds
         lines.append(
-            f"- Two processes carried no more than one: with them, {busy:.2f} cores were busy on a machine of"
-            " two (the client, Redis and both processes): a second process adds claims where it has a core of"
-            " its own."
+            f"- Two processes carried no more than one: with them, {claims.claims.cores_busy:.2f} cores were busy on a"
+            " machine of two (the client, Redis and both processes): a second process adds claims where it has a core"
+            " of its own."
         )
     lines += [
         f"- Redis commands per claim request (incl. inside Lua scripts, and the feed readers'): {commands:.1f}.",
@@ -834,7 +831,7 @@ def claims_section(claims: ClaimsResult, one: ClaimsResult | None, profile: Prof
         claim_cpu = run.claims.cpu_us_per_request("rasa")
         lines += [
             "",
-            f"**Missed with {run.processes} process{'es' if run.processes > 1 else ''}, by"
+            f"**Missed with {run.layout}, by"
             f" {check.limit - check.value:,.0f}/s ({(1 - check.value / check.limit) * 100:.0f}%).**"
             f" {claim_cpu:,.0f} µs of server CPU per claim against {bare_cpu:,.0f} µs for the bare endpoint, on a"
             " machine of two cores that the client and Redis share: the ratio to the bare endpoint is what this"
