@@ -5,9 +5,10 @@ each full collection scans them all and stops the event loop for 0.5-1 s (every 
 frame waits): frozen, they are skipped.
 
 Python collects its youngest generation every 700 net allocations of container objects,
-which a busy server makes many times a second; each collection, and the older ones they
-lead to, walks objects the request path needs in cache. With the threshold at 10,000 a
-claim costs the Rasa process 10-15% less CPU (`make bench`'s A/B rounds, one process);
+which a busy server makes many times a second: during a claims race `perf` put the
+collector at ~12% of the Rasa process's CPU. With the threshold at 10,000 it fell to ~6%
+and a claim cost the process 10-15% less CPU (A/B rounds in one process, the threshold
+switched between rounds);
 a young collection then takes ~1-2 ms instead of ~0.15 ms, far fewer times. Only
 cyclic garbage waits longer: what refcounting frees goes at once, as before."""
 
