@@ -808,8 +808,10 @@ def claims_section(claims: ClaimsResult, one: ClaimsResult | None, profile: Prof
         )
     lines += [
         f"- Redis commands per claim request (incl. inside Lua scripts, and the feed readers'): {commands:.1f}.",
-        "- The client is `bench/rawhttp.py`, a lean keep-alive HTTP/1.1 client: aiohttp's client tops out near"
-        " 5,000 requests/s on this machine and would have measured itself.",
+        "- The client is `bench/rawhttp.py`, a lean keep-alive HTTP/1.1 client (an asyncio protocol that reads"
+        " only the status line and Content-Length): aiohttp's client tops out near 5,000 requests/s on this machine"
+        " and would have measured itself. It shares the machine's two cores with the servers; its CPU per request"
+        " is in the table.",
         "- What a claim is: an authenticated request and one Redis round trip (the claim script counts the"
         " agent's request against the rate limit, reads the desk's capacity and answers with the conversation), on"
         " the process's one pipelined Redis connection. Verified agent tokens are remembered. What remains is"
