@@ -43,6 +43,25 @@ LEAF_KINDS: Sequence[tuple[str, str]] = (
     ("logging/", "logging"),
 )
 
+# Sanic recompiles these methods at start (its "touchup", `__touchup__`), naming each
+# one's code after the method itself: a leaf "name:name" of these is Sanic's.
+SANIC_RECOMPILED = frozenset(
+    {
+        *("handle_request", "handle_exception", "_run_response_middleware", "_run_request_middleware"),  # Sanic
+        *("http1_request_header", "http1_response_header", "read"),  # Http
+        *("send", "connection_task"),  # HttpProtocol
+    }
+)
+
+
+def leaf_kind(leaf: str) -> str:
+    """What the innermost frame `file:function` is doing (LEAF_KINDS, Sanic's recompiled methods)."""
+    file, _, function = leaf.rpartition(":")
+    if file == function and file in SANIC_RECOMPILED:
+        return "Sanic, HTTP and WebSocket serving"
+    return next((label for marker, label in LEAF_KINDS if marker in leaf), "other")
+
+
 # Frames that mark a stage; a sample counts for every stage on its stack.
 STAGES: Sequence[tuple[str, str]] = (
     ("rasa/core/processor.py:parse_message", "Rasa NLU (parse_message)"),
@@ -111,7 +130,7 @@ def analyse(name: str, data: dict[str, Any], seconds: float) -> ProfileReport:
             continue
         leaf = stack[-1] if stack else "?"
         leaves[leaf] += count
-        kinds[next((label for marker, label in LEAF_KINDS if marker in leaf), "other")] += count
+        kinds[leaf_kind(leaf)] += count
         joined = "\n".join(stack)
         for marker, label in STAGES:
             if marker in joined:

@@ -716,6 +716,14 @@ def human_section(
     return "\n".join(lines)
 
 
+def hottest(profile: ProfileReport) -> str:
+    """The hottest innermost function and its share, for a sentence that reads "The hottest function"."""
+    if not profile.top:
+        return " is unknown (no samples)"
+    name, share = profile.top[0]
+    return f", `{name}`, takes {pct(share)} of it"
+
+
 def gc_text(profile: ProfileReport) -> str:
     if not profile.collections:
         return "none"
@@ -820,10 +828,15 @@ def claims_section(claims: ClaimsResult, one: ClaimsResult | None, profile: Prof
     ]
     if profile is not None:
         lines += [
-            f"- Where a claim's time goes (sampler, one process, busy {pct(profile.busy_share)}): the token check"
-            f" (PyJWT) {pct(profile.stage('PyJWT'))}, Redis calls in redis-py {pct(profile.stage('redis-py'))}, the"
-            " rest is Sanic (routing, response), asyncio, JSON and the pipelined connection; the live feed reader"
-            f" of the process {pct(profile.stage('live feed'))}. Garbage collections: {gc_text(profile)}.",
+            f"- Where a claim's time goes (sampler, one process, busy {pct(profile.busy_share)}; innermost frame):"
+            f" the channel's own code {pct(profile.kind('the handoff channel'))} (of which the analytics counting"
+            f" the feed's events {pct(profile.stage('analytics'))} on the stack), Sanic"
+            f" {pct(profile.kind('Sanic'))}, asyncio {pct(profile.kind('asyncio'))}, JSON"
+            f" {pct(profile.kind('JSON'))}, and {pct(profile.kind('other'))} elsewhere (the event loop's C code,"
+            " socket calls, the standard library); the token check (PyJWT, remembered once verified)"
+            f" {pct(profile.stage('PyJWT'))}, redis-py {pct(profile.stage('redis-py'))} (the claim goes on the"
+            f" pipelined connection). The hottest function{hottest(profile)}. Garbage collections:"
+            f" {gc_text(profile)}.",
         ]
     for run in runs:
         check = run.checks()[0]

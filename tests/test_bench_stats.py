@@ -9,7 +9,8 @@ import pytest
 from bench.botpath import PROBES_HELD, CapacityProbes, ChannelRun, PacedOutside
 from bench.checks import TIMES, Check
 from bench.claims import ClaimsResult, LoadRun
-from bench.report import cost_split, page_parts
+from bench.profile import analyse
+from bench.report import cost_split, hottest, page_parts
 from bench.stats import median, paired_ratio_interval, wait_growth
 from bench.waiting import QueueCosts, WaitingResult
 
@@ -149,3 +150,23 @@ def test_a_claims_cost_is_split_between_the_rasa_process_and_the_channel() -> No
     split = cost_split(result)
     assert "125 µs of server CPU against 68 µs" in split and "85 µs for the same answer" in split
     assert "The Rasa process adds 17 µs" in split and "the channel's work adds 40 µs" in split
+
+
+def test_sanics_recompiled_methods_count_as_sanic_and_the_rest_by_their_file() -> None:
+    data = {
+        "samples": [
+            {"stack": ["sanic/server/runners.py:serve", "http1_request_header:http1_request_header"], "count": 3},
+            {"stack": ["sanic/server/runners.py:serve", "connection_task:connection_task"], "count": 2},
+            {"stack": ["handle_request:handle_request", "channels/handoff/store.py:claim"], "count": 4},
+            {"stack": ["handle_request:handle_request", "asyncio/streams.py:read"], "count": 1},  # not Sanic's read
+            {"stack": ["sanic/server/runners.py:serve"], "count": 10},  # the loop waiting: idle
+        ]
+    }
+    found = analyse("claims", data, 1.0)
+    assert found.idle == 10 and found.busy_share == 0.5
+    assert found.kind("Sanic") == 0.5
+    assert found.kind("the handoff channel") == 0.4
+    assert found.kind("asyncio") == 0.1
+    assert found.kind("other") == 0.0
+    assert found.top[0] == ("channels/handoff/store.py:claim", 0.4)
+    assert hottest(found) == ", `channels/handoff/store.py:claim`, takes 40% of it"
