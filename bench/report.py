@@ -829,8 +829,8 @@ def claims_section(claims: ClaimsResult, one: ClaimsResult | None, profile: Prof
     if profile is not None:
         lines += [
             f"- Where a claim's time goes (sampler, one process, busy {pct(profile.busy_share)}; innermost frame):"
-            f" the channel's own code {pct(profile.kind('the handoff channel'))} (of which the analytics counting"
-            f" the feed's events {pct(profile.stage('analytics'))} on the stack), Sanic"
+            f" the channel's own code {pct(profile.kind('the handoff channel'))} (the analytics counting the"
+            f" feed's events were on the stack in {pct(profile.stage('analytics'))} of the samples), Sanic"
             f" {pct(profile.kind('Sanic'))}, asyncio {pct(profile.kind('asyncio'))}, JSON"
             f" {pct(profile.kind('JSON'))}, and {pct(profile.kind('other'))} elsewhere (the event loop's C code,"
             " socket calls, the standard library); the token check (PyJWT, remembered once verified)"
