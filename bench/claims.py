@@ -88,6 +88,16 @@ class ClaimsResult:
         return f"{self.processes} process{'es' if self.processes > 1 else ''}"
 
     @property
+    def claim_cpu_us(self) -> float:
+        """Server CPU per claim request: the Rasa process(es)."""
+        return self.claims.cpu_us_per_request("rasa")
+
+    @property
+    def bare_cpu_us(self) -> float:
+        """Server CPU per request of the bare endpoint: its own Sanic process(es)."""
+        return self.bare.cpu_us_per_request("bare Sanic")
+
+    @property
     def ratio(self) -> float:
         return self.claims.decided_per_second / self.bare.decided_per_second
 

@@ -759,8 +759,7 @@ def claims_rows(claims: ClaimsResult) -> list[list[str]]:
 def cost_split(run: ClaimsResult) -> str:
     """What a claim costs over a bare request: the Rasa process's share and the channel's."""
     assert run.in_rasa is not None
-    claim = run.claims.cpu_us_per_request("rasa")
-    bare = run.bare.cpu_us_per_request("bare Sanic")
+    claim, bare = run.claim_cpu_us, run.bare_cpu_us
     inside = run.in_rasa.cpu_us_per_request("rasa")
     return (
         f"- What a claim costs over a bare request ({run.layout}): {claim:,.0f} µs of server CPU against {bare:,.0f} µs"
@@ -842,15 +841,13 @@ def claims_section(claims: ClaimsResult, one: ClaimsResult | None, profile: Prof
         check = run.checks()[0]
         if check.met:
             continue
-        bare_cpu = run.bare.cpu_us_per_request("bare Sanic")
-        claim_cpu = run.claims.cpu_us_per_request("rasa")
         lines += [
             "",
             f"**Missed with {run.layout}, by"
             f" {check.limit - check.value:,.0f}/s ({(1 - check.value / check.limit) * 100:.0f}%).**"
-            f" {claim_cpu:,.0f} µs of server CPU per claim against {bare_cpu:,.0f} µs for the bare endpoint, on a"
-            " machine of two cores that the client and Redis share: the ratio to the bare endpoint is what this"
-            " code controls; more processes (or cores) carry more claims.",
+            f" {run.claim_cpu_us:,.0f} µs of server CPU per claim against {run.bare_cpu_us:,.0f} µs for the bare"
+            " endpoint, on a machine of two cores that the client and Redis share: the ratio to the bare endpoint is"
+            " what this code controls; more processes (or cores) carry more claims.",
         ]
     return "\n".join(lines)
 
