@@ -519,7 +519,7 @@ async def measure(
         quiet = await quiet_outside_load(meter)
         outside = PacedOutside(quiet, OUTSIDE_LIMIT)
         log(f"  outside the stack: {quiet:.2f} cores with it idle; a pair is run again above +{OUTSIDE_LIMIT}")
-        stack.stage_records()  # from here on: the paced rounds' messages
+        stack.start_stage_clock()  # from here on: the paced rounds' messages
         pair, rate, probed = 0, 0.0, -1
         while pair < paced_pairs:
             if pair % PROBE_EVERY == 0 and probed != pair:

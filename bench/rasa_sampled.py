@@ -1,7 +1,9 @@
 """`rasa` with the bench sampler on call: SIGUSR1 starts sampling the server's
 main thread, SIGUSR2 stops it and writes `$BENCH_PROFILE_DIR/profile.json`.
-Until then it is the plain `rasa` command, with the stage clock (bench/stageclock.py)
-noting each bot message's times: SIGWINCH writes them to `$BENCH_PROFILE_DIR/stages.json`."""
+Until then it is the plain `rasa` command. SIGHUP starts the stage clock
+(bench/stageclock.py), which notes each bot message's times; SIGWINCH stops it and
+writes them to `$BENCH_PROFILE_DIR/stages.json` (SIGHUP writes there too, the records
+of none, so its sender knows the clock runs)."""
 
 from __future__ import annotations
 
@@ -31,8 +33,17 @@ def main() -> None:
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
     clock = StageClock()
-    clock.install()
-    signal.signal(signal.SIGWINCH, lambda _signum, _frame: clock.dump(out / "stages.json"))
+
+    def start_clock(_signum: int, _frame: FrameType | None) -> None:
+        clock.start()
+        clock.dump(out / "stages.json")
+
+    def stop_clock(_signum: int, _frame: FrameType | None) -> None:
+        clock.stop()
+        clock.dump(out / "stages.json")
+
+    signal.signal(signal.SIGHUP, start_clock)
+    signal.signal(signal.SIGWINCH, stop_clock)
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *sys.argv[1:]]

@@ -1,11 +1,14 @@
 """Where a bot message's time goes inside the Rasa server, per channel (bench only).
 
-`StageClock.install` notes when Sanic read each request and when Rasa's handling of its
-message (`Agent.handle_message`) began and ended: a few microseconds per message, both
-channels alike. `stages` turns the records into what target 1's p50 depends on: the time
-from reading a request to Rasa taking the message up (the handoff channel's Redis round
-trip is there), the gap between one message leaving Rasa and the next waiting one
-starting, and Rasa's own handling."""
+`StageClock`, while started, notes when Sanic read each request and when Rasa's handling
+of its message (`Agent.handle_message`) began and ended: a few microseconds per request,
+both channels alike. It is started only for the rounds it explains, so the other phases'
+requests (the claims race, say) run Sanic and Rasa unwrapped.
+
+`stages` turns the records into what target 1's p50 depends on: the time from reading a
+request to Rasa taking the message up (the handoff channel's Redis round trip is there),
+the gap between one message leaving Rasa and the next waiting one starting, and Rasa's
+own handling."""
 
 from __future__ import annotations
 
@@ -26,15 +29,23 @@ Record = tuple[str, float, float, float, float]  # channel, request read, Rasa s
 
 
 class StageClock:
-    """The records of one Rasa process (its main thread)."""
+    """The records of one Rasa process (its main thread), taken while started."""
 
     def __init__(self) -> None:
         self.records: list[Record] = []
+        self._unwrapped: tuple[Callable[..., None], Callable[..., Any]] | None = None
 
-    def install(self) -> None:
+    @property
+    def started(self) -> bool:
+        return self._unwrapped is not None
+
+    def start(self) -> None:
+        """Wraps Sanic's request and Rasa's message handling (once, however often called)."""
         from rasa.core.agent import Agent
         from sanic.request import Request
 
+        if self._unwrapped is not None:
+            return
         read_request: Callable[..., None] = Request.__init__
         handle: Callable[..., Any] = Agent.handle_message
         records = self.records
@@ -53,8 +64,19 @@ class StageClock:
                     end = time.perf_counter()
                     records.append((message.input_channel or "?", read, start, end, time.thread_time() - cpu))
 
+        self._unwrapped = (read_request, handle)
         Request.__init__ = reading  # type: ignore[method-assign,assignment]
         Agent.handle_message = timed  # type: ignore[method-assign]
+
+    def stop(self) -> None:
+        """Puts back what `start` wrapped; the records stay until `dump`."""
+        from rasa.core.agent import Agent
+        from sanic.request import Request
+
+        if self._unwrapped is None:
+            return
+        Request.__init__, Agent.handle_message = self._unwrapped  # type: ignore[method-assign]
+        self._unwrapped = None
 
     def dump(self, path: Path) -> None:
         """Writes the records so far and starts afresh."""

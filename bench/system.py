@@ -81,8 +81,13 @@ class BenchStack(Stack):
             found["action server"] = actions.pid
         return found
 
+    def start_stage_clock(self, timeout_s: float = 20) -> None:
+        """Starts the Rasa server's stage clock (bench/stageclock.py); until then, and once
+        `stage_records` stops it, requests are not wrapped."""
+        self._written_on(signal.SIGHUP, "stages.json", "stage clock start", timeout_s)
+
     def stage_records(self, timeout_s: float = 20) -> list[Any]:
-        """The Rasa server's stage clock records since the last call (bench/stageclock.py)."""
+        """Stops the Rasa server's stage clock: its records since it started."""
         records: list[Any] = self._written_on(signal.SIGWINCH, "stages.json", "stage records", timeout_s)
         return records
 

@@ -36,3 +36,25 @@ def test_a_message_read_while_another_waited_for_the_action_server_is_neither() 
     rest = stages(records)["rest"]
     assert (rest.messages, rest.idle_messages, rest.queued_messages) == (2, 1, 0)
     assert math.isnan(rest.queued_gap_ms)
+
+
+def test_the_clock_wraps_requests_only_while_started() -> None:
+    from rasa.core.agent import Agent
+    from sanic.request import Request
+
+    from bench.stageclock import StageClock
+
+    plain_init, plain_handle = Request.__init__, Agent.handle_message
+    clock = StageClock()
+    clock.start()
+    try:
+        wrapped_init = Request.__init__
+        assert wrapped_init is not plain_init and Agent.handle_message is not plain_handle
+        clock.start()  # a second start wraps nothing twice
+        assert Request.__init__ is wrapped_init
+    finally:
+        clock.stop()
+    assert (Request.__init__, Agent.handle_message) == (plain_init, plain_handle)
+    assert not clock.started
+    clock.stop()  # stopping a stopped clock changes nothing
+    assert Request.__init__ is plain_init
